@@ -1,0 +1,3 @@
+"""council: a multi-agent code-review coordinator."""
+
+__version__ = "0.1.0"
