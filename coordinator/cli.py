@@ -1,0 +1,277 @@
+"""Command line: argument parsing and wiring only. The TUI (textual) is imported lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from coordinator import __version__
+from coordinator.agents import Roster, load_roster
+from coordinator.config import FILTER_MODES, FORMATS, RUNTIMES, ReviewSettings, resolve_settings
+from coordinator.errors import CouncilError
+from coordinator.review import FailOn, Review
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(CouncilError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 too; this keeps the message format ours and the exit path single.
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _add_selection_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("range", nargs="?", help="A..B or A...B as in git diff (default: uncommitted changes vs HEAD)")
+    p.add_argument("--base", metavar="REF", help="review from merge-base(REF, HEAD) to the working tree")
+    p.add_argument("--staged", action="store_true", default=None, help="review only staged changes")
+    p.add_argument("--patch", metavar="FILE", help="review a unified diff file ('-' for stdin)")
+    p.add_argument("-C", "--repo", metavar="DIR", type=Path, help="the repository (default: current directory)")
+    p.add_argument("--agents", metavar="A,B", help="reviewers to run (default: all built-in and project reviewers)")
+    p.add_argument("--runtime", choices=RUNTIMES, help="agent runtime for every reviewer")
+    p.add_argument("--model", metavar="PROVIDER/MODEL", help="model for every reviewer")
+    p.add_argument("--opencode-url", metavar="URL", help="use a running OpenCode server (password from OPENCODE_SERVER_PASSWORD)")
+    p.add_argument("--fail-on", choices=[f.value for f in FailOn], help="lowest severity that fails the review (default: high)")
+    p.add_argument("--min-confidence", type=float, metavar="X", help="drop findings below this merged confidence (0..1)")
+    p.add_argument("--max-findings", type=int, metavar="N", help="keep at most N findings")
+    p.add_argument("--filter", choices=FILTER_MODES, dest="filter_mode", help="which lines findings may sit on (default: diff_context)")
+    p.add_argument("--concurrency", type=int, metavar="N", help="sessions run at once (default: 8)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", dest="timeout_s", help="per-session timeout (default: 600)")
+    p.add_argument("--chunk-tokens", type=int, metavar="N", help="token budget of one reviewer's share of the diff (default: 24000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="council", description="Multi-agent code review: many reviewers, one ranked review.")
+    parser.add_argument("--version", action="version", version=f"council {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    review = sub.add_parser("review", help="review a diff and print one ranked review")
+    _add_selection_flags(review)
+    review.add_argument("--format", choices=FORMATS, dest="output_format", help="output format (default: text)")
+    review.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the review to FILE instead of stdout")
+    review.add_argument("--dry-run", action="store_true", help="print the plan without starting any session")
+
+    agents = sub.add_parser("agents", help="list or show the reviewers")
+    agents_sub = agents.add_subparsers(dest="agents_command", parser_class=_Parser)
+    agents_sub.add_parser("list", help="list reviewers and where each definition came from")
+    show = agents_sub.add_parser("show", help="print one reviewer's definition")
+    show.add_argument("name")
+    agents.add_argument("-C", "--repo", metavar="DIR", type=Path)
+    return parser
+
+
+def _repo_root(start: Path) -> Path:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return start.resolve()
+    return Path(out.stdout.strip())
+
+
+def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
+    keys = (
+        "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
+        "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
+    )  # fmt: skip
+    return {k: getattr(args, k, None) for k in keys}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "agents":
+            return _agents_command(args, sys.stdout)
+        return _review_command(args)
+    except CouncilError as exc:
+        print(f"council: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("council: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _agents_command(args: argparse.Namespace, out: TextIO) -> int:
+    repo = _repo_root(args.repo or Path.cwd())
+    roster = load_roster(repo)
+    if args.agents_command == "show":
+        agent = roster.select([args.name])[0]
+        out.write(f"name: {agent.name}\nsource: {agent.source}\ndescription: {agent.description}\n")
+        out.write(f"model: {agent.model or '(default)'}\nruntime: {agent.runtime or '(default)'}\n")
+        out.write(f"weight: {agent.weight}\nmax_findings: {agent.max_findings}\n")
+        out.write(f"include: {list(agent.include)}\nexclude: {list(agent.exclude)}\n")
+        out.write(f"permission: {json.dumps(agent.permission)}\n\n{agent.prompt}\n")
+        return EXIT_OK
+    width = max(len(n) for n in roster.agents)
+    for name, agent in sorted(roster.agents.items()):
+        role = " (verify stage)" if name == "verifier" else ""
+        out.write(f"{name:<{width}}  {agent.source:<10}  {agent.description}{role}\n")
+    return EXIT_OK
+
+
+def _review_command(args: argparse.Namespace) -> int:
+    from coordinator.diff.sources import DiffRequest
+
+    repo = _repo_root(args.repo or Path.cwd())
+    env = dict(os.environ)
+    settings = resolve_settings(_cli_settings(args), repo=repo, env=env)
+    roster = load_roster(repo)
+    agents = roster.select(settings.agents)
+    request = DiffRequest(range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch)
+    stdin_text = sys.stdin.read() if args.patch == "-" else None
+    return anyio.run(_review_async, repo, request, roster, agents, settings, env, args, stdin_text)
+
+
+async def _review_async(
+    repo: Path,
+    request: Any,
+    roster: Roster,
+    agents: Any,
+    settings: ReviewSettings,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    stdin_text: str | None,
+) -> int:
+    from coordinator.cli_progress import ProgressDisplay
+    from coordinator.errors import ConfigError
+    from coordinator.pipeline import execute_review, prepare_review
+    from coordinator.runtimes.registry import (
+        RUNTIME_FACTORIES,
+        RuntimeContext,
+        default_runtime,
+        runtime_for_agent,
+    )
+
+    try:
+        default = default_runtime(settings, env)
+    except ConfigError:
+        if not args.dry_run:
+            raise
+        default = "(none available)"
+    runtime_for = runtime_for_agent(settings, default) if not args.dry_run else (
+        lambda a: settings.runtime or a.runtime or default
+    )
+    prepared = await prepare_review(repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text)
+    if args.dry_run:
+        _write(args.output, _render_plan(prepared, settings))
+        return EXIT_OK
+    if not prepared.plan.assignments:
+        print("council: nothing to review", file=sys.stderr)
+
+    stop = anyio.Event()
+    interrupted = False
+    progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
+
+    async def watch_signals(setup_scope: anyio.CancelScope) -> None:
+        # Stays installed until the end: a second Ctrl-C must not skip the clean-up
+        # (aborting remote sessions, stopping the server), which is itself bounded.
+        nonlocal interrupted
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                interrupted = True
+                stop.set()
+                setup_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        setup_scope = anyio.CancelScope()
+        tg.start_soon(watch_signals, setup_scope)
+        async with AsyncExitStack() as stack:
+            runtimes: dict[str, Any] = {}
+            with setup_scope:
+                for name in sorted({a.runtime for a in prepared.plan.assignments}):
+                    using = [a for a in agents if runtime_for(a) == name]
+                    ctx = RuntimeContext(workdir=repo, agents=using, settings=settings, env=env)
+                    runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
+            if interrupted:
+                tg.cancel_scope.cancel()
+                print("council: interrupted while starting", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            with progress:
+                review = await execute_review(prepared, runtimes, settings, progress, stop=stop)
+        tg.cancel_scope.cancel()
+    _write(args.output, _render_review(review, settings, args.output))
+    progress.summary(review)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return exit_code(review)
+
+
+def exit_code(review: Review) -> int:
+    if review.incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_FINDINGS if review.summary.failed else EXIT_OK
+
+
+def _render_review(review: Review, settings: ReviewSettings, output: Path | None) -> str:
+    from coordinator.reporters import REPORTERS
+    from coordinator.reporters.text import render_text
+
+    if settings.output_format == "text":
+        color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        return render_text(review, color=color)
+    if settings.output_format not in REPORTERS:
+        raise UsageError(f"--format {settings.output_format} is not available yet")
+    return REPORTERS[settings.output_format](review)
+
+
+def _render_plan(prepared: Any, settings: ReviewSettings) -> str:
+    plan = prepared.plan
+    if settings.output_format == "json":
+        doc = {
+            "diff": {"source": plan.diff.source, "files": len(plan.diff.files)},
+            "assignments": [
+                {
+                    "key": a.key,
+                    "agent": a.agent.name,
+                    "runtime": a.runtime,
+                    "model": a.model,
+                    "chunk": a.chunk.index + 1,
+                    "chunks": a.chunk_count,
+                    "files": list(a.chunk.paths),
+                    "estimated_tokens": a.estimated_tokens,
+                }
+                for a in plan.assignments
+            ],
+            "unreviewed": [u.model_dump() for u in plan.unreviewed],
+        }
+        return json.dumps(doc, indent=2) + "\n"
+    lines = [f"Plan for {plan.diff.source}: {len(plan.diff.files)} files, {len(plan.assignments)} sessions"]
+    total = 0
+    for a in plan.assignments:
+        total += a.estimated_tokens
+        lines.append(
+            f"  {a.key:<22} {a.runtime:<12} {a.model or '(default model)':<28} "
+            f"~{a.estimated_tokens:>7} tokens  {', '.join(a.chunk.paths)}"
+        )
+    lines.append(f"Estimated input: ~{total} tokens")
+    for u in plan.unreviewed:
+        lines.append(f"  unreviewed: {u.path} ({u.reason}{': ' + u.detail if u.detail else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _write(output: Path | None, text: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from exc

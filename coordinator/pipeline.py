@@ -1,0 +1,193 @@
+"""The review from end to end: intake -> plan -> sessions -> merge -> Review.
+
+Front ends (CLI, TUI, hook, Action) call ``prepare_review`` and ``execute_review``
+and consume the event stream; nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from coordinator.agents import AgentSpec
+from coordinator.config import ReviewSettings
+from coordinator.diff.linemap import LineMap
+from coordinator.diff.model import Diff
+from coordinator.diff.sources import DiffRequest, new_file_line_counts, read_diff
+from coordinator.events import EventSink, Usage
+from coordinator.findings import ReportedFinding, Unreviewed
+from coordinator.guidelines import collect_guidelines
+from coordinator.merge import FilterMode, MergeOptions, merge_findings
+from coordinator.planning import Plan, plan_review
+from coordinator.review import DiffSummary, Review, ReviewerReport, ReviewerStatus, summarise
+from coordinator.runtimes.base import Runtime
+from coordinator.session import AssignmentOutcome, RunOptions, run_plan
+
+_FAILED = (ReviewerStatus.FAILED, ReviewerStatus.TIMEOUT, ReviewerStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class PreparedReview:
+    repo: Path
+    diff: Diff
+    plan: Plan
+    line_map: LineMap
+
+
+async def prepare_review(
+    repo: Path,
+    request: DiffRequest,
+    agents: Sequence[AgentSpec],
+    settings: ReviewSettings,
+    *,
+    runtime_for: Callable[[AgentSpec], str],
+    stdin_text: str | None = None,
+) -> PreparedReview:
+    """Read the diff and plan the sessions. Git and file reads run off the event loop."""
+
+    def gather() -> PreparedReview:
+        diff = read_diff(repo, request, stdin_text=stdin_text)
+        line_map = LineMap(diff.files, new_file_line_counts(repo, diff))
+        guidelines = collect_guidelines(repo, [f.path for f in diff.files])
+        plan = plan_review(
+            diff,
+            agents,
+            chunk_tokens=settings.chunk_tokens,
+            runtime_for=runtime_for,
+            model_for=lambda agent: settings.model or agent.model,
+            guidelines=guidelines,
+        )
+        return PreparedReview(repo=repo, diff=diff, plan=plan, line_map=line_map)
+
+    return await anyio.to_thread.run_sync(gather)
+
+
+async def execute_review(
+    prepared: PreparedReview,
+    runtimes: Mapping[str, Runtime],
+    settings: ReviewSettings,
+    emit: EventSink,
+    *,
+    stop: anyio.Event | None = None,
+) -> Review:
+    """Run the plan's sessions and assemble the review; after ``stop``, a partial one."""
+    outcomes = await run_plan(
+        prepared.plan.assignments,
+        runtimes,
+        emit,
+        RunOptions(
+            workdir=prepared.repo,
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s,
+        ),
+        stop=stop,
+    )
+    return assemble_review(prepared, outcomes, runtimes, settings)
+
+
+def assemble_review(
+    prepared: PreparedReview,
+    outcomes: Sequence[AssignmentOutcome],
+    runtimes: Mapping[str, Runtime],
+    settings: ReviewSettings,
+) -> Review:
+    plan = prepared.plan
+    reported = [
+        ReportedFinding(reviewer=o.assignment.agent.name, finding=f)
+        for o in outcomes
+        for f in o.findings
+    ]
+    merged = merge_findings(
+        reported,
+        prepared.line_map,
+        MergeOptions(
+            filter_mode=FilterMode(settings.filter_mode),
+            min_confidence=settings.min_confidence,
+            max_findings=settings.max_findings,
+            reviewer_weights={a.name: a.weight for a in plan.agents},
+            reviewer_limits={a.name: a.max_findings for a in plan.agents if a.max_findings},
+        ),
+    )
+    reviewers = reviewer_reports(plan, outcomes, runtimes)
+    unreviewed = list(plan.unreviewed) + failed_paths(outcomes)
+    diff = prepared.diff
+    return Review(
+        diff=DiffSummary(
+            base=diff.base,
+            head=diff.head,
+            files=len(diff.files),
+            additions=diff.additions,
+            deletions=diff.deletions,
+        ),
+        reviewers=reviewers,
+        findings=merged.findings,
+        rejected=merged.rejected,
+        unreviewed=unreviewed,
+        summary=summarise(merged.findings, settings.fail_on),
+    )
+
+
+def reviewer_reports(
+    plan: Plan, outcomes: Sequence[AssignmentOutcome], runtimes: Mapping[str, Runtime]
+) -> list[ReviewerReport]:
+    by_agent: dict[str, list[AssignmentOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_agent[outcome.assignment.agent.name].append(outcome)
+    reports = []
+    for agent in plan.agents:
+        mine = by_agent.get(agent.name, [])
+        runtime = mine[0].assignment.runtime if mine else (agent.runtime or "")
+        usage = sum((o.usage for o in mine), Usage())
+        bad = [o for o in mine if o.status in _FAILED]
+        if not mine:
+            status, error = ReviewerStatus.SKIPPED, "nothing in the diff for this reviewer"
+        elif bad:
+            status = bad[0].status
+            reasons = "; ".join(sorted({o.error or o.status.value for o in bad}))
+            error = (
+                reasons
+                if len(bad) == len(mine)
+                else f"{len(bad)} of {len(mine)} sessions did not finish: {reasons}"
+            )
+        else:
+            status, error = ReviewerStatus.OK, None
+        model = next((o.model for o in mine if o.model), None)
+        if model is None and runtime in runtimes:
+            model = agent.model or runtimes[runtime].default_model()
+        reports.append(
+            ReviewerReport(
+                agent=agent.name,
+                runtime=runtime,
+                model=model,
+                status=status,
+                sessions=len(mine),
+                duration_s=round(max((o.duration_s for o in mine), default=0.0), 3),
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                cost_usd=round(usage.cost_usd, 6),
+                findings=sum(len(o.findings) for o in mine),
+                error=error,
+            )
+        )
+    return reports
+
+
+def failed_paths(outcomes: Sequence[AssignmentOutcome]) -> list[Unreviewed]:
+    """Paths that no reviewer finished: only failed sessions were meant to look at them."""
+    reviewed: set[str] = set()
+    failed: dict[str, list[str]] = defaultdict(list)
+    for o in outcomes:
+        for path in o.assignment.chunk.paths:
+            if o.status in _FAILED:
+                failed[path].append(o.assignment.agent.name)
+            else:
+                reviewed.add(path)
+    return [
+        Unreviewed(path=p, reason="failed", detail="every reviewer of this path failed: " + ", ".join(a))
+        for p, a in sorted(failed.items())
+        if p not in reviewed
+    ]

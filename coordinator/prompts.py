@@ -1,0 +1,77 @@
+"""Render the prompt templates in prompts/ for one assignment. Pure but for reading templates."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import cache
+from string import Template
+from typing import Any
+
+from coordinator.agents import AgentSpec
+from coordinator.diff.model import Chunk, FileStatus
+from coordinator.diff.render import render_chunk
+from coordinator.resources import prompts_dir
+
+
+@cache
+def load_template(name: str) -> Template:
+    return Template((prompts_dir() / f"{name}.md").read_text(encoding="utf-8"))
+
+
+def new_nonce() -> str:
+    """An unguessable delimiter tag, so diff text cannot close the data fence it sits in."""
+    return secrets.token_hex(6)
+
+
+def output_contract(max_findings: int) -> str:
+    return load_template("output_contract").safe_substitute(max_findings=max_findings)
+
+
+def _file_list(chunk: Chunk) -> str:
+    lines = []
+    for f in chunk.files:
+        status = f.status.value
+        if f.status in (FileStatus.RENAMED, FileStatus.COPIED) and f.old_path:
+            status += f" from {f.old_path}"
+        lines.append(f"- {f.path} ({status}, +{f.additions}/-{f.deletions})")
+    return "\n".join(lines)
+
+
+def render_review_prompt(
+    agent: AgentSpec,
+    chunk: Chunk,
+    *,
+    chunk_count: int,
+    source: str,
+    guidelines: str,
+    nonce: str,
+    max_findings: int,
+) -> str:
+    chunk_label = (
+        "the whole change" if chunk_count == 1 else f"part {chunk.index + 1} of {chunk_count}"
+    )
+    guideline_text = guidelines.strip() or load_template("guidelines_none").template.strip()
+    return load_template("review").safe_substitute(
+        agent_name=agent.name,
+        agent_description=agent.description,
+        source=source or "a diff",
+        chunk_label=chunk_label,
+        file_list=_file_list(chunk),
+        guidelines=guideline_text,
+        diff=render_chunk(chunk),
+        output_contract=output_contract(max_findings),
+        nonce=nonce,
+    )
+
+
+def render_repair_prompt(errors: str, max_findings: int) -> str:
+    return load_template("repair").safe_substitute(
+        errors=errors, output_contract=output_contract(max_findings)
+    )
+
+
+def render_verifier_prompt(finding: dict[str, Any], code: str, nonce: str) -> str:
+    return load_template("verifier").safe_substitute(
+        finding=json.dumps(finding, indent=2, ensure_ascii=False), code=code, nonce=nonce
+    )
