@@ -65,7 +65,9 @@ def _glob_match(path: str, pattern: str) -> bool:
     # A pattern without a slash matches the file name at any depth, as in .gitignore.
     if "/" not in pattern:
         return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
-    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.rstrip("/") + "/*")
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(
+        path, pattern.rstrip("/") + "/*"
+    )
 
 
 def split_front_matter(text: str, origin: str) -> tuple[dict[str, Any], str]:

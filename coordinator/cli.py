@@ -35,34 +35,87 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_selection_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("range", nargs="?", help="A..B or A...B as in git diff (default: uncommitted changes vs HEAD)")
-    p.add_argument("--base", metavar="REF", help="review from merge-base(REF, HEAD) to the working tree")
+    p.add_argument(
+        "range",
+        nargs="?",
+        help="A..B or A...B as in git diff (default: uncommitted changes vs HEAD)",
+    )
+    p.add_argument(
+        "--base", metavar="REF", help="review from merge-base(REF, HEAD) to the working tree"
+    )
     p.add_argument("--staged", action="store_true", default=None, help="review only staged changes")
     p.add_argument("--patch", metavar="FILE", help="review a unified diff file ('-' for stdin)")
-    p.add_argument("-C", "--repo", metavar="DIR", type=Path, help="the repository (default: current directory)")
-    p.add_argument("--agents", metavar="A,B", help="reviewers to run (default: all built-in and project reviewers)")
+    p.add_argument(
+        "-C", "--repo", metavar="DIR", type=Path, help="the repository (default: current directory)"
+    )
+    p.add_argument(
+        "--agents",
+        metavar="A,B",
+        help="reviewers to run (default: all built-in and project reviewers)",
+    )
     p.add_argument("--runtime", choices=RUNTIMES, help="agent runtime for every reviewer")
     p.add_argument("--model", metavar="PROVIDER/MODEL", help="model for every reviewer")
-    p.add_argument("--opencode-url", metavar="URL", help="use a running OpenCode server (password from OPENCODE_SERVER_PASSWORD)")
-    p.add_argument("--fail-on", choices=[f.value for f in FailOn], help="lowest severity that fails the review (default: high)")
-    p.add_argument("--min-confidence", type=float, metavar="X", help="drop findings below this merged confidence (0..1)")
+    p.add_argument(
+        "--opencode-url",
+        metavar="URL",
+        help="use a running OpenCode server (password from OPENCODE_SERVER_PASSWORD)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=[f.value for f in FailOn],
+        help="lowest severity that fails the review (default: high)",
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="X",
+        help="drop findings below this merged confidence (0..1)",
+    )
     p.add_argument("--max-findings", type=int, metavar="N", help="keep at most N findings")
-    p.add_argument("--filter", choices=FILTER_MODES, dest="filter_mode", help="which lines findings may sit on (default: diff_context)")
+    p.add_argument(
+        "--filter",
+        choices=FILTER_MODES,
+        dest="filter_mode",
+        help="which lines findings may sit on (default: diff_context)",
+    )
     p.add_argument("--concurrency", type=int, metavar="N", help="sessions run at once (default: 8)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", dest="timeout_s", help="per-session timeout (default: 600)")
-    p.add_argument("--chunk-tokens", type=int, metavar="N", help="token budget of one reviewer's share of the diff (default: 24000)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        dest="timeout_s",
+        help="per-session timeout (default: 600)",
+    )
+    p.add_argument(
+        "--chunk-tokens",
+        type=int,
+        metavar="N",
+        help="token budget of one reviewer's share of the diff (default: 24000)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="council", description="Multi-agent code review: many reviewers, one ranked review.")
+    parser = _Parser(
+        prog="council", description="Multi-agent code review: many reviewers, one ranked review."
+    )
     parser.add_argument("--version", action="version", version=f"council {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     review = sub.add_parser("review", help="review a diff and print one ranked review")
     _add_selection_flags(review)
-    review.add_argument("--format", choices=FORMATS, dest="output_format", help="output format (default: text)")
-    review.add_argument("-o", "--output", metavar="FILE", type=Path, help="write the review to FILE instead of stdout")
-    review.add_argument("--dry-run", action="store_true", help="print the plan without starting any session")
+    review.add_argument(
+        "--format", choices=FORMATS, dest="output_format", help="output format (default: text)"
+    )
+    review.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        help="write the review to FILE instead of stdout",
+    )
+    review.add_argument(
+        "--dry-run", action="store_true", help="print the plan without starting any session"
+    )
 
     agents = sub.add_parser("agents", help="list or show the reviewers")
     agents_sub = agents.add_subparsers(dest="agents_command", parser_class=_Parser)
@@ -134,7 +187,9 @@ def _review_command(args: argparse.Namespace) -> int:
     settings = resolve_settings(_cli_settings(args), repo=repo, env=env)
     roster = load_roster(repo)
     agents = roster.select(settings.agents)
-    request = DiffRequest(range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch)
+    request = DiffRequest(
+        range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch
+    )
     stdin_text = sys.stdin.read() if args.patch == "-" else None
     return anyio.run(_review_async, repo, request, roster, agents, settings, env, args, stdin_text)
 
@@ -165,10 +220,14 @@ async def _review_async(
         if not args.dry_run:
             raise
         default = "(none available)"
-    runtime_for = runtime_for_agent(settings, default) if not args.dry_run else (
-        lambda a: settings.runtime or a.runtime or default
+    runtime_for = (
+        runtime_for_agent(settings, default)
+        if not args.dry_run
+        else (lambda a: settings.runtime or a.runtime or default)
     )
-    prepared = await prepare_review(repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text)
+    prepared = await prepare_review(
+        repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text
+    )
     if args.dry_run:
         _write(args.output, _render_plan(prepared, settings))
         return EXIT_OK
@@ -179,33 +238,35 @@ async def _review_async(
     interrupted = False
     progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
 
-    async def watch_signals(setup_scope: anyio.CancelScope) -> None:
+    sessions_running = False
+    review: Review | None = None
+
+    async def watch_signals(scope: anyio.CancelScope) -> None:
         # Stays installed until the end: a second Ctrl-C must not skip the clean-up
         # (aborting remote sessions, stopping the server), which is itself bounded.
         nonlocal interrupted
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
                 interrupted = True
-                stop.set()
-                setup_scope.cancel()
+                stop.set()  # sessions running: abort them and keep the partial review
+                if not sessions_running:
+                    scope.cancel()  # still starting runtimes: nothing to keep
 
     async with anyio.create_task_group() as tg:
-        setup_scope = anyio.CancelScope()
-        tg.start_soon(watch_signals, setup_scope)
+        tg.start_soon(watch_signals, tg.cancel_scope)
         async with AsyncExitStack() as stack:
             runtimes: dict[str, Any] = {}
-            with setup_scope:
-                for name in sorted({a.runtime for a in prepared.plan.assignments}):
-                    using = [a for a in agents if runtime_for(a) == name]
-                    ctx = RuntimeContext(workdir=repo, agents=using, settings=settings, env=env)
-                    runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
-            if interrupted:
-                tg.cancel_scope.cancel()
-                print("council: interrupted while starting", file=sys.stderr)
-                return EXIT_INTERRUPTED
+            for name in sorted({a.runtime for a in prepared.plan.assignments}):
+                using = [a for a in agents if runtime_for(a) == name]
+                ctx = RuntimeContext(workdir=repo, agents=using, settings=settings, env=env)
+                runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
+            sessions_running = True
             with progress:
                 review = await execute_review(prepared, runtimes, settings, progress, stop=stop)
         tg.cancel_scope.cancel()
+    if review is None:
+        print("council: interrupted while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     _write(args.output, _render_review(review, settings, args.output))
     progress.summary(review)
     if interrupted:
@@ -252,7 +313,9 @@ def _render_plan(prepared: Any, settings: ReviewSettings) -> str:
             "unreviewed": [u.model_dump() for u in plan.unreviewed],
         }
         return json.dumps(doc, indent=2) + "\n"
-    lines = [f"Plan for {plan.diff.source}: {len(plan.diff.files)} files, {len(plan.assignments)} sessions"]
+    lines = [
+        f"Plan for {plan.diff.source}: {len(plan.diff.files)} files, {len(plan.assignments)} sessions"
+    ]
     total = 0
     for a in plan.assignments:
         total += a.estimated_tokens

@@ -68,7 +68,12 @@ class ProgressDisplay:
         self._lines: dict[str, ReviewerLine] = {}
         self._console = Console(file=stream, stderr=True, highlight=False)
         self._live: Live | None = (
-            Live(console=self._console, refresh_per_second=8, transient=False, get_renderable=self._renderable)
+            Live(
+                console=self._console,
+                refresh_per_second=8,
+                transient=False,
+                get_renderable=self._renderable,
+            )
             if live
             else None
         )
@@ -114,8 +119,14 @@ class ProgressDisplay:
                 line.ended = time.monotonic()
 
     def summary(self, review: Review) -> None:
-        ok = sum(1 for r in review.reviewers if r.status in (ReviewerStatus.OK, ReviewerStatus.CACHED))
-        bad = [r for r in review.reviewers if r.status not in (ReviewerStatus.OK, ReviewerStatus.CACHED, ReviewerStatus.SKIPPED)]
+        ok = sum(
+            1 for r in review.reviewers if r.status in (ReviewerStatus.OK, ReviewerStatus.CACHED)
+        )
+        bad = [
+            r
+            for r in review.reviewers
+            if r.status not in (ReviewerStatus.OK, ReviewerStatus.CACHED, ReviewerStatus.SKIPPED)
+        ]
         cost = sum(r.cost_usd for r in review.reviewers)
         tokens = sum(r.tokens_in + r.tokens_out for r in review.reviewers)
         text = (

@@ -182,9 +182,7 @@ def resolve_settings(
     """Merge the layers and validate every value, naming where a bad one came from."""
     env = os.environ if env is None else env
     user_path = user_config_path(env)
-    user = (
-        _normalise_keys(_read_toml(user_path), str(user_path)) if user_path.is_file() else {}
-    )
+    user = _normalise_keys(_read_toml(user_path), str(user_path)) if user_path.is_file() else {}
     project, project_origin = project_config(repo)
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("command line", {k: v for k, v in cli.items() if v is not None}),

@@ -62,16 +62,16 @@ class Finding(BaseModel):
     @field_validator("path")
     @classmethod
     def _normalise_path(cls, value: str) -> str:
-        # Models sometimes echo git's a/ b/ prefixes or a leading ./
-        for prefix in ("./", "a/", "b/"):
-            if value.startswith(prefix) and len(value) > len(prefix):
-                value = value[len(prefix) :]
-                break
+        # git's a/ and b/ prefixes are stripped later, only when the diff has no such path.
+        while value.startswith("./"):
+            value = value[2:]
         return value
 
     @property
     def last_line(self) -> int:
-        return self.end_line if self.end_line is not None and self.end_line >= self.line else self.line
+        return (
+            self.end_line if self.end_line is not None and self.end_line >= self.line else self.line
+        )
 
 
 class ReviewerAnswer(BaseModel):

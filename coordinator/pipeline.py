@@ -19,7 +19,7 @@ from coordinator.diff.linemap import LineMap
 from coordinator.diff.model import Diff
 from coordinator.diff.sources import DiffRequest, new_file_line_counts, read_diff
 from coordinator.events import EventSink, Usage
-from coordinator.findings import ReportedFinding, Unreviewed
+from coordinator.findings import Finding, ReportedFinding, Unreviewed
 from coordinator.guidelines import collect_guidelines
 from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.planning import Plan, plan_review
@@ -97,7 +97,10 @@ def assemble_review(
 ) -> Review:
     plan = prepared.plan
     reported = [
-        ReportedFinding(reviewer=o.assignment.agent.name, finding=f)
+        ReportedFinding(
+            reviewer=o.assignment.agent.name,
+            finding=with_diff_path(f, prepared.line_map.has_path),
+        )
         for o in outcomes
         for f in o.findings
     ]
@@ -129,6 +132,14 @@ def assemble_review(
         unreviewed=unreviewed,
         summary=summarise(merged.findings, settings.fail_on),
     )
+
+
+def with_diff_path(finding: Finding, in_diff: Callable[[str], bool]) -> Finding:
+    """Models sometimes echo git's ``a/``/``b/`` prefixes; strip one only when that names a diff path."""
+    path = finding.path
+    if not in_diff(path) and path[:2] in ("a/", "b/") and in_diff(path[2:]):
+        return finding.model_copy(update={"path": path[2:]})
+    return finding
 
 
 def reviewer_reports(
@@ -187,7 +198,9 @@ def failed_paths(outcomes: Sequence[AssignmentOutcome]) -> list[Unreviewed]:
             else:
                 reviewed.add(path)
     return [
-        Unreviewed(path=p, reason="failed", detail="every reviewer of this path failed: " + ", ".join(a))
+        Unreviewed(
+            path=p, reason="failed", detail="every reviewer of this path failed: " + ", ".join(a)
+        )
         for p, a in sorted(failed.items())
         if p not in reviewed
     ]

@@ -8,9 +8,9 @@ turn in the same session.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 

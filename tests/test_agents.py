@@ -36,8 +36,12 @@ def test_builtin_roster_is_complete_and_read_only() -> None:
 def test_project_agents_override_and_extend(tmp_path: Path) -> None:
     folder = tmp_path / ".council" / "agents"
     folder.mkdir(parents=True)
-    (folder / "security.md").write_text("---\ndescription: ours\nweight: 2\n---\nOur security prompt.\n")
-    (folder / "i18n.md").write_text("---\ndescription: translations\ninclude: ['locales/**']\n---\nCheck strings.\n")
+    (folder / "security.md").write_text(
+        "---\ndescription: ours\nweight: 2\n---\nOur security prompt.\n"
+    )
+    (folder / "i18n.md").write_text(
+        "---\ndescription: translations\ninclude: ['locales/**']\n---\nCheck strings.\n"
+    )
     roster = load_roster(tmp_path)
     assert roster.agents["security"].description == "ours"
     assert roster.agents["security"].weight == 2.0
@@ -49,7 +53,9 @@ def test_project_agents_override_and_extend(tmp_path: Path) -> None:
 
 def test_select_unknown_agent_lists_known_ones() -> None:
     roster = load_roster(None)
-    with pytest.raises(ConfigError, match=r"unknown agent\(s\): nope\. Known agents: .*correctness"):
+    with pytest.raises(
+        ConfigError, match=r"unknown agent\(s\): nope\. Known agents: .*correctness"
+    ):
         roster.select(["security", "nope"])
 
 

@@ -30,8 +30,8 @@ def test_first_balanced_object_with_braces_in_strings() -> None:
     assert answer.findings[0].title == 'uses {} and "}"'
 
 
-def test_git_prefixes_are_stripped_from_paths() -> None:
-    answer = parse_answer("", {"findings": [{**GOOD, "path": "b/app/db.py"}]})
+def test_leading_dot_slash_is_stripped_from_paths() -> None:
+    answer = parse_answer("", {"findings": [{**GOOD, "path": "./app/db.py"}]})
     assert answer.findings[0].path == "app/db.py"
 
 

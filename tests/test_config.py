@@ -17,11 +17,17 @@ def test_defaults(tmp_path: Path) -> None:
 def test_precedence_cli_over_env_over_project_over_user(tmp_path: Path) -> None:
     user = tmp_path / "xdg" / "council"
     user.mkdir(parents=True)
-    (user / "config.toml").write_text('model = "u/m"\nconcurrency = 2\nfail_on = "low"\ntimeout = 5\n')
+    (user / "config.toml").write_text(
+        'model = "u/m"\nconcurrency = 2\nfail_on = "low"\ntimeout = 5\n'
+    )
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "pyproject.toml").write_text('[tool.council]\nmodel = "p/m"\nconcurrency = 3\n')
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "COUNCIL_MODEL": "e/m", "COUNCIL_FAIL_ON": "medium"}
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "COUNCIL_MODEL": "e/m",
+        "COUNCIL_FAIL_ON": "medium",
+    }
     s = resolve_settings({"model": "c/m", "fail_on": None}, repo=repo, env=env)
     assert s.model == "c/m"  # CLI
     assert s.fail_on is FailOn.MEDIUM  # env

@@ -20,6 +20,15 @@ class LineKind(StrEnum):
     CONTEXT = "context"
 
 
+class NewSide(StrEnum):
+    """Where the new side of a diff lives, so its files can be read back (line counts)."""
+
+    COMMIT = "commit"  # Diff.head
+    INDEX = "index"  # staged changes
+    WORKTREE = "worktree"  # files on disk
+    UNKNOWN = "unknown"  # a patch of unknown origin (--patch)
+
+
 @dataclass(frozen=True, slots=True)
 class DiffLine:
     kind: LineKind
@@ -81,6 +90,7 @@ class Diff:
     base: str | None = None  # commit sha of the old side, when known
     head: str | None = None  # commit sha of the new side; None for the working tree
     source: str = ""  # human description: "working tree vs HEAD", "main...feature", "patch file x"
+    new_side: NewSide = NewSide.UNKNOWN
 
     @property
     def additions(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -103,7 +103,9 @@ def _usage_from(info: Mapping[str, Any]) -> Usage:
     tokens = info.get("tokens") or {}
     cache = tokens.get("cache") or {}
     return Usage(
-        tokens_in=int(tokens.get("input", 0)) + int(cache.get("read", 0)) + int(cache.get("write", 0)),
+        tokens_in=int(tokens.get("input", 0))
+        + int(cache.get("read", 0))
+        + int(cache.get("write", 0)),
         tokens_out=int(tokens.get("output", 0)) + int(tokens.get("reasoning", 0)),
         cost_usd=float(info.get("cost", 0.0) or 0.0),
     )
@@ -181,7 +183,7 @@ class OpenCodeRuntime:
                 stack.push_async_callback(stop_server, self._server)
                 url, password = self._server.url, self._server.password
             else:
-                url, password = self._url, self._password
+                url, password = self._url, self._password or ""
             auth = httpx.BasicAuth("opencode", password) if password else None
             self._client = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, auth=auth, timeout=httpx.Timeout(30.0))
@@ -190,7 +192,8 @@ class OpenCodeRuntime:
             self._hub = EventHub(self._client, self.directory)
             task_group.start_soon(self._hub.run)
             try:
-                await self._hub.wait_connected(self._startup_timeout)
+                with anyio.fail_after(self._startup_timeout):
+                    await self._hub.wait_connected()
             except TimeoutError:
                 raise RuntimeUnavailable(f"OpenCode at {url} sent no events") from None
             if self._hub.failure:
@@ -208,9 +211,10 @@ class OpenCodeRuntime:
         tb: TracebackType | None,
     ) -> None:
         if self._stack is not None:
+            # Not inside a shielded scope: the stack holds a task group entered outside it.
+            # Stopping the server shields itself.
             stack, self._stack = self._stack, None
-            with anyio.CancelScope(shield=True):
-                await stack.__aexit__(None, None, None)
+            await stack.__aexit__(None, None, None)
 
     async def _probe(self) -> None:
         """Check the server answers, and learn its agents, default model and model capabilities."""
@@ -252,7 +256,9 @@ class OpenCodeRuntime:
         return self._toolcall_models.get(model, False)
 
     @asynccontextmanager
-    async def open_session(self, spec: SessionSpec, emit: EventSink) -> AsyncIterator[OpenCodeSession]:
+    async def open_session(
+        self, spec: SessionSpec, emit: EventSink
+    ) -> AsyncIterator[OpenCodeSession]:
         client = self._require_client()
         assert self._hub is not None
         model = spec.model or spec.agent.model or self._default_model
@@ -297,7 +303,9 @@ async def _post(
     except httpx.TransportError as exc:
         raise RetryableSessionError(f"OpenCode request {path} failed: {exc!r}") from exc
     if response.status_code >= 400:
-        raise SessionError(f"OpenCode {path} answered HTTP {response.status_code}: {response.text[:300]}")
+        raise SessionError(
+            f"OpenCode {path} answered HTTP {response.status_code}: {response.text[:300]}"
+        )
     return response
 
 
@@ -332,16 +340,18 @@ class OpenCodeSession:
         self._tool_states: dict[str, str] = {}
         self._tool_calls: dict[str, ToolCall] = {}
         self._text_parts: set[str] = set()
+        self._assistant_ids: set[str] = set()
 
     async def abort(self) -> None:
         """Stop the run on the server; a client disconnect alone would leave it busy."""
-        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-            try:
-                await self._client.post(
-                    f"/session/{self.session_id}/abort", params={"directory": self._directory}
-                )
-            except httpx.HTTPError:
-                pass
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(5),
+            suppress(httpx.HTTPError),
+        ):
+            await self._client.post(
+                f"/session/{self.session_id}/abort", params={"directory": self._directory}
+            )
         self.busy = False
 
     async def prompt(self, text: str) -> TurnResult:
@@ -354,6 +364,7 @@ class OpenCodeSession:
             body["system"] = self._system
         if self._schema is not None:
             body["format"] = {"type": "json_schema", "schema": self._schema}
+        self._assistant_ids = set()  # this turn's answer only
         async with self._hub.subscribe(self.session_id) as events:
             self.busy = True
             response = await _post(
@@ -387,6 +398,10 @@ class OpenCodeSession:
                 return error
             if kind == "session.error":
                 error = props.get("error") or {"name": "UnknownError"}
+            elif kind == "message.updated":
+                info = props.get("info") or {}
+                if info.get("role") == "assistant" and info.get("id"):
+                    self._assistant_ids.add(str(info["id"]))
             elif kind == "message.part.updated":
                 self._on_part(props.get("part") or {})
             elif kind == "message.part.delta":
@@ -407,7 +422,9 @@ class OpenCodeSession:
                     )
             elif kind == "session.updated":
                 self._emit(
-                    UsageUpdated(self._spec.key, self._spec.agent.name, _usage_from(props.get("info") or {}))
+                    UsageUpdated(
+                        self._spec.key, self._spec.agent.name, _usage_from(props.get("info") or {})
+                    )
                 )
             elif kind in ("permission.asked", "question.asked"):
                 await self._refuse(kind, props)
@@ -434,10 +451,8 @@ class OpenCodeSession:
             }
         else:
             path, body = f"/question/{request_id}/reject", {}
-        try:
+        with suppress(httpx.HTTPError):
             await self._client.post(path, params={"directory": self._directory}, json=body)
-        except httpx.HTTPError:
-            pass
 
     def _on_part(self, part: Mapping[str, Any]) -> None:
         part_type = part.get("type")
@@ -458,22 +473,53 @@ class OpenCodeSession:
         self._tool_calls[part_id] = call
         self._emit(
             ToolCalled(
-                self._spec.key, self._spec.agent.name, tool, target, status, str(part.get("callID", ""))
+                self._spec.key,
+                self._spec.agent.name,
+                tool,
+                target,
+                status,
+                str(part.get("callID", "")),
             )
         )
 
-    async def _collect(self, event_error: dict[str, Any] | None) -> TurnResult:
+    async def _last_assistant_message(self) -> dict[str, Any] | None:
+        """The final assistant message of this turn, with its parts.
+
+        Fetched by id, learnt from ``message.updated`` events: in 1.18.33 the list
+        route ``GET /session/{id}/message`` answers 400 once a prompt carried
+        ``format`` (it fails to re-validate the stored user message). The list is
+        only the fallback for a turn whose events were lost.
+        """
         params = {"directory": self._directory}
         try:
-            messages = (
-                await self._client.get(f"/session/{self.session_id}/message", params=params)
-            ).json()
-            info = (await self._client.get(f"/session/{self.session_id}", params=params)).json()
+            if self._assistant_ids:
+                last_id = max(self._assistant_ids)  # OpenCode ids sort by creation time
+                got = await self._client.get(
+                    f"/session/{self.session_id}/message/{last_id}", params=params
+                )
+                if got.status_code == 200:
+                    message: dict[str, Any] = got.json()
+                    return message
+            listed = await self._client.get(f"/session/{self.session_id}/message", params=params)
         except httpx.HTTPError as exc:
             raise RetryableSessionError(f"cannot read the session's result: {exc!r}") from exc
-        usage = _usage_from(info)
+        messages = listed.json()
+        if listed.status_code != 200 or not isinstance(messages, list):
+            raise SessionError(
+                f"cannot read the session's messages: HTTP {listed.status_code} {listed.text[:300]}"
+            )
         assistant = [m for m in messages if (m.get("info") or {}).get("role") == "assistant"]
-        last = assistant[-1] if assistant else None
+        return assistant[-1] if assistant else None
+
+    async def _collect(self, event_error: dict[str, Any] | None) -> TurnResult:
+        last = await self._last_assistant_message()
+        try:
+            got = await self._client.get(
+                f"/session/{self.session_id}", params={"directory": self._directory}
+            )
+        except httpx.HTTPError as exc:
+            raise RetryableSessionError(f"cannot read the session's totals: {exc!r}") from exc
+        usage = _usage_from(got.json() if got.status_code == 200 else {})
         text = ""
         structured = None
         if last is not None:

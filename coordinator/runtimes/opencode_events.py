@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 import httpx
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,15 @@ class EventHub:
     def __init__(self, client: httpx.AsyncClient, directory: str) -> None:
         self._client = client
         self._directory = directory
-        self._waiters: dict[str, ObjectSendStream[SessionEvent]] = {}
+        self._waiters: dict[str, MemoryObjectSendStream[SessionEvent]] = {}
         self._connected = anyio.Event()
         self._closed = False
         self.failure: str | None = None
 
     @asynccontextmanager
-    async def subscribe(self, session_id: str) -> AsyncIterator[ObjectReceiveStream[SessionEvent]]:
+    async def subscribe(
+        self, session_id: str
+    ) -> AsyncIterator[MemoryObjectReceiveStream[SessionEvent]]:
         send, receive = anyio.create_memory_object_stream[SessionEvent](math.inf)
         self._waiters[session_id] = send
         if self.failure is not None:
@@ -84,9 +86,8 @@ class EventHub:
             self._waiters.pop(session_id, None)
             send.close()
 
-    async def wait_connected(self, timeout: float) -> None:
-        with anyio.fail_after(timeout):
-            await self._connected.wait()
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         sid = event_session_id(event)
@@ -95,9 +96,7 @@ class EventHub:
 
     async def _reconcile(self) -> None:
         """After a reconnect: sessions that went idle while we were away get a synthetic idle."""
-        response = await self._client.get(
-            "/session/status", params={"directory": self._directory}
-        )
+        response = await self._client.get("/session/status", params={"directory": self._directory})
         busy = response.json() if response.status_code == 200 else {}
         for sid in list(self._waiters):
             if sid not in busy:

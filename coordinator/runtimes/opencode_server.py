@@ -6,6 +6,7 @@ password; stopping it signals the whole group so no child survives council.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -104,7 +105,8 @@ async def spawn_server(
     except OSError as exc:
         raise RuntimeUnavailable(f"cannot start {binary}: {exc.strerror}") from exc
     server = SpawnedServer(url="", password=password, process=process)
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     task_group.start_soon(_drain, process.stderr, server.log_tail)
     stdout = TextReceiveStream(process.stdout, errors="replace")
     buffer = ""
@@ -149,9 +151,7 @@ async def stop_server(server: SpawnedServer, grace: float = 5.0) -> None:
                 await server.process.wait()
             if server.exited:
                 # The leader is gone; make sure no straggler in its group survives it.
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 break
         await server.process.aclose()

@@ -10,7 +10,10 @@ from pathlib import Path
 from coordinator.agents import AgentSpec
 from coordinator.config import ReviewSettings
 from coordinator.errors import ConfigError
+from coordinator.runtimes.anthropic import AnthropicRuntime
 from coordinator.runtimes.base import Runtime
+from coordinator.runtimes.claude_code import ClaudeCodeRuntime
+from coordinator.runtimes.openai import OpenAIRuntime
 from coordinator.runtimes.opencode import OpenCodeRuntime
 
 
@@ -33,8 +36,24 @@ def _opencode(ctx: RuntimeContext) -> Runtime:
     )
 
 
+def _claude_code(ctx: RuntimeContext) -> Runtime:
+    # The binary is looked up when the runtime is entered: missing -> RuntimeUnavailable.
+    return ClaudeCodeRuntime(binary=ctx.env.get("COUNCIL_CLAUDE_BIN") or None, env=ctx.env)
+
+
+def _anthropic(ctx: RuntimeContext) -> Runtime:
+    return AnthropicRuntime(env=ctx.env)
+
+
+def _openai(ctx: RuntimeContext) -> Runtime:
+    return OpenAIRuntime(env=ctx.env)
+
+
 RUNTIME_FACTORIES: dict[str, Callable[[RuntimeContext], Runtime]] = {
     "opencode": _opencode,
+    "claude-code": _claude_code,
+    "anthropic": _anthropic,
+    "openai": _openai,
 }
 
 
@@ -66,7 +85,9 @@ def runtime_for_agent(settings: ReviewSettings, default: str) -> Callable[[Agent
         name = settings.runtime or agent.runtime or default
         if name not in RUNTIME_FACTORIES:
             known = ", ".join(sorted(RUNTIME_FACTORIES))
-            raise ConfigError(f"agent '{agent.name}' asks for unknown runtime '{name}' (known: {known})")
+            raise ConfigError(
+                f"agent '{agent.name}' asks for unknown runtime '{name}' (known: {known})"
+            )
         return name
 
     return choose

@@ -1,0 +1,117 @@
+"""Answer "where does new-file line N of PATH sit relative to the diff?". Pure.
+
+Built once per review in O(total diff lines); each lookup is a dict hit plus a
+binary search over the file's hunks, so diffs of many thousand files stay cheap.
+
+A path that occurs in several file diffs (a concatenation of patches, or git's
+delete + add pair for a file that became a symlink) maps to its last non-deleted
+occurrence: that is the file's final state.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from coordinator.diff.model import DiffFile, DiffLine, FileStatus, LineKind
+from coordinator.findings import Anchor
+
+__all__ = ["LineMap", "new_length_from_hunks"]
+
+
+def new_length_from_hunks(file: DiffFile) -> int | None:
+    """The new file's line count when the hunks alone prove it, else None.
+
+    Exact for added files (one hunk holds all of it) and when the last new-side
+    line is marked "\\ No newline at end of file"; otherwise lines may follow the
+    last hunk and only the file itself can tell.
+    """
+    if file.status is FileStatus.DELETED or file.is_binary:
+        return None
+    if file.status is FileStatus.ADDED:
+        return max((h.new_end for h in file.hunks), default=0)
+    for hunk in reversed(file.hunks):
+        for line in reversed(hunk.lines):
+            if line.new_lineno is not None:
+                return line.new_lineno if line.no_newline_at_eof else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _FileLines:
+    reviewable: bool  # not deleted, not binary
+    length: int | None  # new-side line count; None when unknown
+    starts: tuple[int, ...]  # first new line number of each hunk with new-side lines, ascending
+    rows: tuple[tuple[DiffLine, ...], ...]  # each such hunk's new-side lines, in order
+
+
+class LineMap:
+    """Where new-file lines sit: added, context, elsewhere in a changed file, or outside."""
+
+    __slots__ = ("_files",)
+
+    def __init__(
+        self, files: Sequence[DiffFile], new_line_counts: Mapping[str, int] | None = None
+    ) -> None:
+        counts = new_line_counts or {}
+        table: dict[str, _FileLines] = {}
+        for file in files:
+            previous = table.get(file.path)
+            if previous is not None and previous.reviewable and file.status is FileStatus.DELETED:
+                continue  # keep the surviving side of a delete + add pair
+            table[file.path] = _index_file(file, counts.get(file.path))
+        self._files = table
+
+    def has_path(self, path: str) -> bool:
+        """True when ``path`` names a file of the diff (including deleted and binary ones)."""
+        return path in self._files
+
+    def is_reviewable(self, path: str) -> bool:
+        """True when ``path`` is a changed file with text on the new side."""
+        entry = self._files.get(path)
+        return entry is not None and entry.reviewable
+
+    def locate(self, path: str, line: int) -> Anchor:
+        entry = self._files.get(path)
+        if entry is None or not entry.reviewable or line < 1:
+            return Anchor.OUTSIDE
+        found = _find(entry, line)
+        if found is not None:
+            return Anchor.ADDED if found.kind is LineKind.ADD else Anchor.CONTEXT
+        if entry.length is None or line <= entry.length:
+            return Anchor.FILE
+        return Anchor.OUTSIDE
+
+    def new_line_text(self, path: str, line: int) -> str | None:
+        """Text of new-file line ``line`` when a hunk shows it (added or context)."""
+        entry = self._files.get(path)
+        if entry is None or not entry.reviewable:
+            return None
+        found = _find(entry, line)
+        return None if found is None else found.text
+
+
+def _index_file(file: DiffFile, count: int | None) -> _FileLines:
+    reviewable = file.status is not FileStatus.DELETED and not file.is_binary
+    if not reviewable:
+        return _FileLines(False, None, (), ())
+    blocks: list[tuple[int, tuple[DiffLine, ...]]] = []
+    for hunk in file.hunks:
+        new_side = tuple(ln for ln in hunk.lines if ln.new_lineno is not None)
+        if new_side:
+            blocks.append((new_side[0].new_lineno or 0, new_side))
+    blocks.sort(key=lambda block: block[0])
+    length = count if count is not None else new_length_from_hunks(file)
+    return _FileLines(
+        True, length, tuple(start for start, _ in blocks), tuple(rows for _, rows in blocks)
+    )
+
+
+def _find(entry: _FileLines, line: int) -> DiffLine | None:
+    i = bisect_right(entry.starts, line) - 1
+    if i < 0:
+        return None
+    rows = entry.rows[i]
+    offset = line - entry.starts[i]
+    return rows[offset] if offset < len(rows) else None

@@ -1,0 +1,324 @@
+"""End to end: the council CLI, a real spawned ``opencode serve``, a scripted model, a real git repo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.council_run import council_argv, council_env, processes_in, run_council, wait_gone
+from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
+from tests.gitrepo import make_repo
+
+pytestmark = pytest.mark.opencode
+
+DB_BASE = "import sqlite3\n\n\ndef connect(path):\n    return sqlite3.connect(path)\n"
+DB_NEW = DB_BASE + (
+    "\n\ndef find_user(conn, name):\n"
+    "    query = \"SELECT * FROM users WHERE name = '%s'\" % name\n"  # line 9
+    "    return conn.execute(query).fetchall()\n"
+)
+UTIL_BASE = "def first_item(items):\n    return items[0]\n"
+UTIL_NEW = UTIL_BASE + "\n\ndef last_item(items):\n    return items[len(items)]\n"  # line 6
+
+
+def finding(
+    path: str,
+    line: int,
+    severity: str,
+    title: str,
+    category: str,
+    confidence: float = 0.9,
+    **extra: object,
+) -> dict[str, object]:
+    return {
+        "path": path,
+        "line": line,
+        "end_line": None,
+        "severity": severity,
+        "category": category,
+        "title": title,
+        "body": f"{title}.",
+        "suggestion": None,
+        "confidence": confidence,
+        "evidence": extra.pop("evidence", None),
+        **extra,
+    }
+
+
+SQLI = "query = \"SELECT * FROM users WHERE name = '%s'\" % name"
+
+
+def review_rules() -> list[Rule]:
+    return [
+        Rule(
+            "# Code review: security",
+            Reply.structured(
+                {
+                    "findings": [
+                        finding(
+                            "app/db.py",
+                            9,
+                            "critical",
+                            "SQL injection in find_user",
+                            "security",
+                            0.95,
+                            evidence=SQLI,
+                        )
+                    ]
+                }
+            ),
+        ),
+        Rule(
+            "# Code review: correctness",
+            # A text answer (not the StructuredOutput tool): council parses the JSON from the text.
+            Reply.text(
+                "Findings below.\n```json\n"
+                + json.dumps(
+                    {
+                        "findings": [
+                            finding(
+                                "app/db.py",
+                                9,
+                                "high",
+                                "SQL injection: name formatted into query",
+                                "security",
+                                0.8,
+                                evidence=SQLI,
+                            ),
+                            finding(
+                                "app/util.py",
+                                6,
+                                "high",
+                                "Off-by-one: items[len(items)] raises IndexError",
+                                "correctness",
+                                0.9,
+                            ),
+                        ]
+                    }
+                )
+                + "\n```"
+            ),
+        ),
+        Rule(
+            "# Code review: performance",
+            Reply.structured(
+                {
+                    "findings": [
+                        finding("app/db.py", 999, "medium", "Invented location", "performance", 0.7)
+                    ]
+                }
+            ),
+        ),
+        Rule(
+            "# Code review: tests",
+            [
+                Reply.tool_call("read", {"filePath": "app/util.py"}, text="Let me look."),
+                Reply.structured({"findings": []}),
+            ],
+        ),
+        Rule(
+            "# Code review: maintainability",
+            [
+                Reply.text("I think the code is fine, mostly."),
+                Reply.structured(
+                    {
+                        "findings": [
+                            finding(
+                                "app/util.py",
+                                5,
+                                "low",
+                                "last_item lacks a docstring",
+                                "maintainability",
+                                0.6,
+                            )
+                        ]
+                    }
+                ),
+            ],
+            # OpenCode leaves an answer that failed structured output out of the history it
+            # sends back, so the repair request is told apart by count, not by turn.
+            step="call",
+        ),
+        Rule("# Code review: guidelines", Reply.error(401, retry_after=None)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModelServer]:
+    with ScriptedModelServer(default=Reply.text('{"findings": []}')) as server:
+        yield server
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path)
+    repo.write("app/db.py", DB_BASE)
+    repo.write("app/util.py", UTIL_BASE)
+    repo.commit("base")
+    repo.write("app/db.py", DB_NEW)
+    repo.write("app/util.py", UTIL_NEW)
+    repo.write("assets/logo.bin", bytes(range(256)) * 4)
+    repo.git("add", "assets/logo.bin")
+    return repo.root
+
+
+@pytest.fixture
+def env(tmp_path: Path, model: ScriptedModelServer) -> dict[str, str]:
+    model.reset(review_rules(), default=Reply.text('{"findings": []}'))
+    return council_env(tmp_path, model.base_url)
+
+
+def test_review_merges_anchors_rejects_and_survives_a_failing_reviewer(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    result = run_council(["review", "--format", "json", "--model", "fake/m"], cwd=planted, env=env)
+    assert result.code == 1, result.stderr
+    doc = result.json()
+
+    by_title = {f["title"]: f for f in doc["findings"]}
+    sqli = [f for f in doc["findings"] if f["path"] == "app/db.py"]
+    assert len(sqli) == 1, doc["findings"]  # security + correctness merged into one
+    assert sqli[0]["line"] == 9
+    assert sqli[0]["reviewers"] == ["correctness", "security"]
+    assert sqli[0]["severity"] == "critical"
+    assert sqli[0]["anchor"] == "added"
+    assert sqli[0]["rank"] == 1
+    off_by_one = by_title["Off-by-one: items[len(items)] raises IndexError"]
+    assert (off_by_one["path"], off_by_one["line"], off_by_one["reviewers"]) == (
+        "app/util.py",
+        6,
+        ["correctness"],
+    )
+    assert "last_item lacks a docstring" in by_title  # arrived after one repair turn
+
+    rejected = {(r["reviewer"], r["line"]): r for r in doc["rejected"]}
+    assert "outside" in rejected[("performance", 999)]["reason"]
+    assert {"path": "assets/logo.bin", "reason": "binary"}.items() <= doc["unreviewed"][0].items()
+
+    reviewers = {r["agent"]: r for r in doc["reviewers"]}
+    assert reviewers["guidelines"]["status"] == "failed"
+    assert "401" in reviewers["guidelines"]["error"]
+    for name in ("security", "correctness", "performance", "tests", "maintainability"):
+        assert reviewers[name]["status"] == "ok", reviewers[name]
+        assert reviewers[name]["runtime"] == "opencode"
+        assert reviewers[name]["model"] == "fake/m"
+        assert reviewers[name]["tokens_in"] > 0
+        assert reviewers[name]["cost_usd"] > 0
+    assert doc["summary"]["failed"] is True
+    assert doc["summary"]["counts"]["critical"] == 1
+
+    # OpenCode ran the read tool for the tests reviewer and sent the file back to the model.
+    tool_results = [
+        t for r in model.requests_matching("# Code review: tests") for t in r.tool_results
+    ]
+    assert any("items[len(items)]" in t for t in tool_results), tool_results
+    # The repair turn carried the validation errors back to the model.
+    assert model.requests_matching("did not match")
+    # Reviewer sessions are offered read-only tools only.
+    offered = {n for r in model.requests_matching("# Code review: security") for n in r.tool_names}
+    assert {"read", "grep", "glob"} <= offered
+    # bash is offered only for the read-only git commands its rules allow (see the containment test).
+    assert not offered & {"edit", "write", "webfetch", "task", "question"}
+
+    assert wait_gone(planted) == [], "opencode left running after the review"
+
+
+def test_fail_on_never_exits_zero_and_text_output_names_reviewers(
+    planted: Path, env: dict[str, str]
+) -> None:
+    result = run_council(
+        ["review", "--fail-on", "never", "--model", "fake/m", "--agents", "security,correctness"],
+        cwd=planted,
+        env=env,
+    )
+    assert result.code == 0, result.stderr
+    assert "SQL injection" in result.stdout
+    assert "app/db.py:9" in result.stdout
+    assert "council: 2 reviewers (2 ok, 0 failed)" in result.stderr
+    assert wait_gone(planted) == []
+
+
+def test_every_reviewer_failing_exits_3_with_the_servers_reason(
+    planted: Path, env: dict[str, str]
+) -> None:
+    result = run_council(
+        ["review", "--format", "json", "--model", "fake/nope", "--agents", "security,tests"],
+        cwd=planted,
+        env=env,
+    )
+    assert result.code == 3, result.stderr
+    reviewers = result.json()["reviewers"]
+    assert {r["status"] for r in reviewers} == {"failed"}
+    assert all("Model not found: fake/nope" in r["error"] for r in reviewers), reviewers
+    assert wait_gone(planted) == []
+
+
+def test_sigint_aborts_sessions_prints_partial_review_and_leaves_nothing(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    model.reset(
+        [
+            Rule("# Code review: security", Reply.stall(120)),
+            Rule(
+                "# Code review: correctness",
+                Reply.structured(
+                    {"findings": [finding("app/util.py", 6, "high", "Off-by-one", "correctness")]}
+                ),
+            ),
+        ]
+    )
+    proc = subprocess.Popen(
+        council_argv(
+            "review", "--format", "json", "--model", "fake/m", "--agents", "security,correctness"
+        ),
+        cwd=planted,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not model.requests_matching("# Code review: security"):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "security session never reached the model"
+            time.sleep(0.1)
+        model.wait_for_requests(2, timeout=30)
+        time.sleep(2)  # let the correctness session finish; security stays stalled
+        assert processes_in(planted), "expected a running opencode server"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - started < 20
+    doc = json.loads(stdout)
+    reviewers = {r["agent"]: r for r in doc["reviewers"]}
+    assert reviewers["security"]["status"] == "cancelled"
+    assert reviewers["correctness"]["status"] == "ok"
+    assert [f["title"] for f in doc["findings"]] == ["Off-by-one"]
+    assert wait_gone(planted) == []
+
+
+def test_dry_run_plans_without_starting_anything(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    before = len(model.requests)
+    result = run_council(
+        ["review", "--dry-run", "--model", "fake/m", "--chunk-tokens", "200"], cwd=planted, env=env
+    )
+    assert result.code == 0, result.stderr
+    assert "security#1" in result.stdout
+    assert "app/db.py" in result.stdout
+    assert "unreviewed: assets/logo.bin (binary" in result.stdout
+    assert len(model.requests) == before
+    assert processes_in(planted) == []
