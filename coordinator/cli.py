@@ -156,9 +156,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CouncilError as exc:
         print(f"council: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BaseExceptionGroup as group:
+        # Task groups wrap what their bodies raise; a lone CouncilError is still ours to report.
+        error = _sole_council_error(group)
+        if error is None:
+            raise
+        print(f"council: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("council: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _sole_council_error(group: BaseExceptionGroup[BaseException]) -> CouncilError | None:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    errors = [e for e in leaves if isinstance(e, CouncilError)]
+    return errors[0] if errors and len(errors) == len(leaves) else None
 
 
 def _agents_command(args: argparse.Namespace, out: TextIO) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import signal
 import subprocess
 import time
@@ -12,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.council_run import council_argv, council_env, processes_in, run_council, wait_gone
-from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
+from tests.fakes.model_server import Reply, Rule, ScriptedModelServer, ToolCall
+from tests.fakes.opencode_env import find_binary, run_opencode_server
 from tests.gitrepo import make_repo
 
 pytestmark = pytest.mark.opencode
@@ -322,3 +326,122 @@ def test_dry_run_plans_without_starting_anything(
     assert "unreviewed: assets/logo.bin (binary" in result.stdout
     assert len(model.requests) == before
     assert processes_in(planted) == []
+
+
+def test_reviewers_cannot_write_or_run_commands_but_may_read_git(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    model.reset(
+        [
+            Rule(
+                "# Code review: security",
+                [
+                    Reply.tool_calls(
+                        [
+                            ToolCall(
+                                "bash", {"command": "touch pwned.txt", "description": "escape"}
+                            ),
+                            ToolCall("write", {"filePath": "pwned2.txt", "content": "x"}),
+                            ToolCall(
+                                "edit",
+                                {"filePath": "app/db.py", "oldString": "import", "newString": "x"},
+                            ),
+                            ToolCall(
+                                "bash", {"command": "git log --oneline", "description": "history"}
+                            ),
+                        ]
+                    ),
+                    Reply.structured({"findings": []}),
+                ],
+            )
+        ]
+    )
+    result = run_council(
+        ["review", "--format", "json", "--model", "fake/m", "--agents", "security"],
+        cwd=planted,
+        env=env,
+    )
+    assert result.code == 0, result.stderr
+    assert not (planted / "pwned.txt").exists()
+    assert not (planted / "pwned2.txt").exists()
+    assert (planted / "app/db.py").read_text() == DB_NEW
+    results = [
+        t for r in model.requests_matching("# Code review: security") for t in r.tool_results
+    ]
+    assert len(results) == 4, results
+    denied = [t for t in results if "prevents you from using" in t or "unavailable tool" in t]
+    assert len(denied) == 3, results
+    assert any("base" in t for t in results)  # git log ran: the commit message is in its output
+
+
+def test_progress_on_a_terminal_shows_one_line_per_reviewer(
+    planted: Path, env: dict[str, str]
+) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            council_argv(
+                "review", "--model", "fake/m", "--agents", "security,tests", "--format", "json"
+            ),
+            cwd=planted,
+            env={**env, "COLUMNS": "120"},
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+        )
+        os.close(terminal)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    assert proc.returncode == 1
+    assert re.search(r"security\s+done\s+[\d.]+s\s+1 finding", screen), screen
+    assert re.search(r"tests\s+done\s+[\d.]+s\s+0 findings", screen), screen
+    assert "running" in screen or "queued" in screen  # it was live, not only a final summary
+
+
+def test_running_server_with_password_via_opencode_url(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer, tmp_path: Path
+) -> None:
+    server_env = {**env, "OPENCODE_SERVER_PASSWORD": "s3cret-for-test"}
+    with run_opencode_server(
+        find_binary("opencode"), cwd=planted, env=server_env, log_path=tmp_path / "server.log"
+    ) as server:
+        wrong = run_council(
+            ["review", "--opencode-url", server.url, "--model", "fake/m", "--agents", "security"],
+            cwd=planted,
+            env={**env, "OPENCODE_SERVER_PASSWORD": "wrong"},
+        )
+        assert wrong.code == 2
+        assert "OPENCODE_SERVER_PASSWORD" in wrong.stderr
+        result = run_council(
+            [
+                "review",
+                "--format",
+                "json",
+                "--opencode-url",
+                server.url,
+                "--model",
+                "fake/m",
+                "--agents",
+                "security,tests",
+            ],
+            cwd=planted,
+            env=server_env,
+        )
+        assert result.code == 1, result.stderr
+        doc = result.json()
+        assert [f["title"] for f in doc["findings"]] == ["SQL injection in find_user"]
+        # No council agents on that server: the reviewer prompt rides along as system text.
+        security = model.requests_matching("# Code review: security")
+        assert any("You are the **security** reviewer" in json.dumps(r.body) for r in security)
+        assert server.process.poll() is None  # council leaves a server it did not start running

@@ -53,7 +53,9 @@ def agent(permission: dict[str, Any] | None = None) -> AgentSpec:
     )
 
 
-def spec_for(workdir: Path, reviewer: AgentSpec | None = None, model: str | None = None) -> SessionSpec:
+def spec_for(
+    workdir: Path, reviewer: AgentSpec | None = None, model: str | None = None
+) -> SessionSpec:
     return SessionSpec(
         key="correctness#1",
         title="review",
@@ -165,7 +167,9 @@ def test_read_then_answer(server: ScriptedModelServer, repo: Path, tmp_path: Pat
             Rule(
                 MARK,
                 [
-                    Reply.tool_call("Read", {"file_path": str(repo / "app.py")}, text="Let me look."),
+                    Reply.tool_call(
+                        "Read", {"file_path": str(repo / "app.py")}, text="Let me look."
+                    ),
                     Reply.text("```json\n" + json.dumps(FINDINGS) + "\n```"),
                 ],
             )
@@ -202,7 +206,10 @@ def test_repair_turn_resumes_the_conversation(
         [Rule(MARK, [Reply.text("I think it is fine."), Reply.text(json.dumps(FINDINGS))])]
     )
     (first, repair), events = run(
-        runtime(server, tmp_path), spec_for(repo), "FIRST-TURN review app.py", "REPAIR-TURN: JSON please"
+        runtime(server, tmp_path),
+        spec_for(repo),
+        "FIRST-TURN review app.py",
+        "REPAIR-TURN: JSON please",
     )
 
     assert first.text == "I think it is fine."
@@ -210,7 +217,8 @@ def test_repair_turn_resumes_the_conversation(
     assert repair.session_id == first.session_id
     assert len([e for e in events if isinstance(e, SessionStarted)]) == 1
     last = model_requests(server)[-1]
-    assert "FIRST-TURN" in last.text and "I think it is fine." in last.text
+    assert "FIRST-TURN" in last.text
+    assert "I think it is fine." in last.text
     assert "REPAIR-TURN" in last.text
     assert (repair.usage.tokens_in, repair.usage.tokens_out) == (200, 40)  # running totals
     assert repair.usage.cost_usd > first.usage.cost_usd > 0
@@ -284,13 +292,18 @@ def test_cancellation_kills_the_process_group(
 
     async def main() -> None:
         with anyio.fail_after(25):
-            async with rt, rt.open_session(spec_for(repo), events.append) as session:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(session.prompt, "Review")
-                    while not model_requests(server):  # claude is waiting on the stalled reply
-                        await anyio.sleep(0.05)
-                    seen_alive.extend(processes_in(repo))
-                    tg.cancel_scope.cancel()
+            async with (
+                rt,
+                rt.open_session(spec_for(repo), events.append) as session,
+                anyio.create_task_group() as tg,
+            ):
+                tg.start_soon(session.prompt, "Review")
+                # The fake runs in a thread and offers nothing to await: poll until claude
+                # is waiting on the stalled reply.
+                while not model_requests(server):  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+                seen_alive.extend(processes_in(repo))
+                tg.cancel_scope.cancel()
 
     anyio.run(main)
     assert seen_alive, "claude should have been running in the repo before the cancel"

@@ -90,7 +90,7 @@ def _print_finding(console: Console, finding: ReviewFinding) -> None:
         )
     )
     meta = (
-        f"reviewers: {', '.join(finding.reviewers)} · {finding.category} · "
+        f"reviewers: {', '.join(finding.reviewers)} · category {finding.category} · "
         f"confidence {finding.confidence:.2f} · score {finding.score:.4g} · {finding.anchor.value}"
     )
     if finding.verdict:

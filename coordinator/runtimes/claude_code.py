@@ -19,7 +19,11 @@ real binary):
   passed as ``--disallowedTools`` too.
 - ``--setting-sources ""`` ignores user/project/local settings, so a reviewed
   repository's ``.claude/settings*.json`` cannot widen permissions;
-  ``--strict-mcp-config`` does the same for its ``.mcp.json``.
+  ``--strict-mcp-config`` does the same for its ``.mcp.json``. With these and
+  ``--system-prompt``, the repository's CLAUDE.md is not loaded either.
+- ``--resume`` needs the CLI's own transcript, so sessions are persisted
+  (``--no-session-persistence`` would break the repair turn): reviews show up
+  in the user's Claude Code history under ``CLAUDE_CONFIG_DIR``.
 - API failures end with a ``result`` line whose ``is_error`` is true,
   ``api_error_status`` the HTTP status (null for connection errors) and
   ``result`` the readable message; ``system``/``api_retry`` lines report the
