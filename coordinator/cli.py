@@ -87,6 +87,12 @@ def _add_selection_flags(p: argparse.ArgumentParser) -> None:
         help="per-session timeout (default: 600)",
     )
     p.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="X",
+        help="start no new session once the spent cost would exceed X dollars",
+    )
+    p.add_argument(
         "--chunk-tokens",
         type=int,
         metavar="N",
@@ -143,6 +149,7 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
         "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
+        "budget_usd",
     )  # fmt: skip
     return {k: getattr(args, k, None) for k in keys}
 

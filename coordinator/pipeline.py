@@ -19,7 +19,7 @@ from coordinator.diff.linemap import LineMap
 from coordinator.diff.model import Diff
 from coordinator.diff.sources import DiffRequest, new_file_line_counts, read_diff
 from coordinator.events import EventSink, Usage
-from coordinator.findings import Finding, ReportedFinding, Unreviewed
+from coordinator.findings import Finding, ReportedFinding, Unreviewed, UnreviewedReason
 from coordinator.guidelines import collect_guidelines
 from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.planning import Plan, plan_review
@@ -83,6 +83,7 @@ async def execute_review(
             workdir=prepared.repo,
             concurrency=settings.concurrency,
             timeout_s=settings.timeout_s,
+            budget_usd=settings.budget_usd,
         ),
         stop=stop,
     )
@@ -154,8 +155,12 @@ def reviewer_reports(
         runtime = mine[0].assignment.runtime if mine else (agent.runtime or "")
         usage = sum((o.usage for o in mine), Usage())
         bad = [o for o in mine if o.status in _FAILED]
+        skipped = [o for o in mine if o.status is ReviewerStatus.SKIPPED]
+        error: str | None
         if not mine:
             status, error = ReviewerStatus.SKIPPED, "nothing in the diff for this reviewer"
+        elif len(skipped) == len(mine):
+            status, error = ReviewerStatus.SKIPPED, skipped[0].error
         elif bad:
             status = bad[0].status
             reasons = "; ".join(sorted({o.error or o.status.value for o in bad}))
@@ -182,25 +187,41 @@ def reviewer_reports(
                 cost_usd=round(usage.cost_usd, 6),
                 findings=sum(len(o.findings) for o in mine),
                 error=error,
+                retries=sum(o.retries for o in mine),
             )
         )
     return reports
 
 
 def failed_paths(outcomes: Sequence[AssignmentOutcome]) -> list[Unreviewed]:
-    """Paths that no reviewer finished: only failed sessions were meant to look at them."""
+    """Paths nobody finished reviewing: every session meant for them failed, or was
+    never started because the budget ran out (then the reviewers left out are named)."""
     reviewed: set[str] = set()
     failed: dict[str, list[str]] = defaultdict(list)
+    over_budget: dict[str, list[str]] = defaultdict(list)
     for o in outcomes:
         for path in o.assignment.chunk.paths:
-            if o.status in _FAILED:
+            if o.over_budget:
+                over_budget[path].append(o.assignment.agent.name)
+            elif o.status in _FAILED:
                 failed[path].append(o.assignment.agent.name)
             else:
                 reviewed.add(path)
-    return [
+    items = [
         Unreviewed(
-            path=p, reason="failed", detail="every reviewer of this path failed: " + ", ".join(a)
+            path=p,
+            reason="failed",
+            detail="every reviewer of this path failed: " + ", ".join(sorted(a)),
         )
         for p, a in sorted(failed.items())
         if p not in reviewed
     ]
+    items += [
+        Unreviewed(
+            path=p,
+            reason=UnreviewedReason.BUDGET,
+            detail="--budget-usd reached before these reviewers started: " + ", ".join(sorted(a)),
+        )
+        for p, a in sorted(over_budget.items())
+    ]
+    return items

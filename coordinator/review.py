@@ -46,6 +46,7 @@ class ReviewerReport(BaseModel):
     cost_usd: float
     findings: int
     error: str | None = None
+    retries: int = 0
 
 
 class FailOn(StrEnum):

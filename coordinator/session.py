@@ -1,27 +1,40 @@
-"""Run a Plan: every assignment as one runtime session, bounded, timed, and never fatal.
+"""Run a Plan: every assignment as one runtime session, bounded, timed, retried, never fatal.
 
-A session that fails is reported as failed with its reason (and raw text when
-there was one); the other sessions go on. Invalid answers get exactly one repair
-turn in the same session.
+Fault handling lives here, around any runtime, not inside each: per-session
+timeouts, retries with exponential backoff and jitter on retryable failures
+(honouring Retry-After), one global and one per-runtime concurrency limit, and a
+cost budget that stops new sessions from starting. A session that fails is
+reported as failed with its reason (and its raw text when there was one); the
+others go on. Invalid answers get exactly one repair turn in the same session.
 """
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
 from coordinator.answers import ANSWER_SCHEMA, AnswerError, parse_answer
-from coordinator.errors import SessionError
-from coordinator.events import EventSink, SessionFinished, SessionQueued, SessionRepairing, Usage
+from coordinator.errors import RetryableSessionError, SessionError
+from coordinator.events import (
+    EventSink,
+    SessionFinished,
+    SessionQueued,
+    SessionRepairing,
+    SessionRetrying,
+    Usage,
+)
 from coordinator.findings import Finding
 from coordinator.planning import DEFAULT_MAX_FINDINGS, Assignment
 from coordinator.prompts import render_repair_prompt
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec, ToolCall
+
+DEFAULT_RUNTIME_CONCURRENCY = 8
 
 
 @dataclass
@@ -36,6 +49,24 @@ class AssignmentOutcome:
     tool_calls: list[ToolCall] = field(default_factory=list)
     model: str | None = None
     repaired: bool = False
+    retries: int = 0
+    over_budget: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; a server's Retry-After wins when given."""
+
+    max_attempts: int = 3
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    jitter: float = 0.25  # +/- this fraction of the computed delay
+
+    def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay_s)
+        raw = min(self.base_delay_s * 2.0 ** (attempt - 1), self.max_delay_s)
+        return max(0.0, raw * (1.0 + self.jitter * (2.0 * rand() - 1.0)))
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,29 @@ class RunOptions:
     workdir: Path
     concurrency: int = 8
     timeout_s: float = 600.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    budget_usd: float | None = None
+    runtime_concurrency: Mapping[str, int] = field(default_factory=dict)
+    rand: Callable[[], float] = random.random
+
+
+class _Budget:
+    """Spent cost so far; a session may start only if the average session still fits."""
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.spent = 0.0
+        self.finished = 0
+
+    def allows_another(self) -> bool:
+        if self.limit is None:
+            return True
+        expected = self.spent / self.finished if self.finished else 0.0
+        return self.spent + expected <= self.limit and self.spent < self.limit
+
+    def record(self, usage: Usage) -> None:
+        self.spent += usage.cost_usd
+        self.finished += 1
 
 
 async def run_plan(
@@ -54,8 +108,8 @@ async def run_plan(
 ) -> list[AssignmentOutcome]:
     """Run every assignment; outcomes come back in plan order, whatever happened.
 
-    Cancelling the caller's scope marks unfinished sessions ``cancelled`` (each
-    session aborts on the far side as its context exits) and still returns.
+    Setting ``stop`` aborts running sessions on the far side, marks unfinished
+    ones ``cancelled`` and still returns every outcome.
     """
     outcomes = [AssignmentOutcome(a, model=a.model) for a in assignments]
     for a in assignments:
@@ -65,19 +119,40 @@ async def run_plan(
             )
         )
     limiter = anyio.CapacityLimiter(options.concurrency)
+    per_runtime = {
+        name: anyio.CapacityLimiter(_runtime_limit(name, runtime, options))
+        for name, runtime in runtimes.items()
+    }
+    budget = _Budget(options.budget_usd)
     try:
         async with anyio.create_task_group() as watcher:
             async with anyio.create_task_group() as sessions:
                 if stop is not None:
                     watcher.start_soon(_cancel_when_set, stop, sessions.cancel_scope)
                 for outcome in outcomes:
-                    sessions.start_soon(_run_one, outcome, runtimes, emit, options, limiter)
+                    runtime = outcome.assignment.runtime
+                    sessions.start_soon(
+                        _run_one,
+                        outcome,
+                        runtimes[runtime],
+                        emit,
+                        options,
+                        (limiter, per_runtime[runtime]),
+                        budget,
+                    )
             watcher.cancel_scope.cancel()
     finally:
         for outcome in outcomes:
             if outcome.status is ReviewerStatus.CANCELLED and outcome.error is None:
                 outcome.error = "cancelled before it finished"
     return outcomes
+
+
+def _runtime_limit(name: str, runtime: Runtime, options: RunOptions) -> int:
+    """A runtime may declare ``max_concurrency`` (e.g. CLI processes are heavier than HTTP)."""
+    declared = getattr(runtime, "max_concurrency", DEFAULT_RUNTIME_CONCURRENCY)
+    limit = options.runtime_concurrency.get(name) or declared
+    return int(limit) if isinstance(limit, int) and limit > 0 else DEFAULT_RUNTIME_CONCURRENCY
 
 
 async def _cancel_when_set(stop: anyio.Event, scope: anyio.CancelScope) -> None:
@@ -87,26 +162,27 @@ async def _cancel_when_set(stop: anyio.Event, scope: anyio.CancelScope) -> None:
 
 async def _run_one(
     outcome: AssignmentOutcome,
-    runtimes: Mapping[str, Runtime],
+    runtime: Runtime,
     emit: EventSink,
     options: RunOptions,
-    limiter: anyio.CapacityLimiter,
+    limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter],
+    budget: _Budget,
 ) -> None:
     assignment = outcome.assignment
     started = time.monotonic()
     try:
-        async with limiter:
+        async with limiters[0], limiters[1]:
+            if not budget.allows_another():
+                outcome.status = ReviewerStatus.SKIPPED
+                outcome.over_budget = True
+                outcome.error = (
+                    f"not started: ${budget.spent:.4f} of the ${budget.limit:g} budget spent"
+                )
+                return
             started = time.monotonic()
-            with anyio.fail_after(options.timeout_s):
-                await _converse(outcome, runtimes[assignment.runtime], emit, options.workdir)
-    except TimeoutError:
-        outcome.status = ReviewerStatus.TIMEOUT
-        outcome.error = f"timed out after {options.timeout_s:g}s"
-    except SessionError as exc:
-        outcome.status = ReviewerStatus.FAILED
-        outcome.error = str(exc)
-        outcome.raw_text = outcome.raw_text or exc.raw_text
+            await _attempts(outcome, runtime, emit, options)
     finally:
+        budget.record(outcome.usage)
         outcome.duration_s = round(time.monotonic() - started, 3)
         emit(
             SessionFinished(
@@ -119,6 +195,44 @@ async def _run_one(
                 outcome.error,
             )
         )
+
+
+async def _attempts(
+    outcome: AssignmentOutcome, runtime: Runtime, emit: EventSink, options: RunOptions
+) -> None:
+    """The whole conversation, retried from a fresh session while the failure is retryable."""
+    assignment = outcome.assignment
+    spent = Usage()
+    for attempt in range(1, options.retry.max_attempts + 1):
+        try:
+            with anyio.fail_after(options.timeout_s):
+                await _converse(outcome, runtime, emit, options.workdir)
+            outcome.usage = spent + outcome.usage
+            return
+        except TimeoutError:
+            outcome.status = ReviewerStatus.TIMEOUT
+            outcome.error = f"timed out after {options.timeout_s:g}s"
+        except RetryableSessionError as exc:
+            outcome.status = ReviewerStatus.FAILED
+            outcome.error = str(exc)
+            outcome.raw_text = outcome.raw_text or exc.raw_text
+            if attempt < options.retry.max_attempts:
+                spent = spent + outcome.usage
+                outcome.usage = Usage()
+                delay = options.retry.delay(attempt, exc.retry_after, options.rand)
+                outcome.retries += 1
+                emit(
+                    SessionRetrying(assignment.key, assignment.agent.name, attempt, str(exc), delay)
+                )
+                await anyio.sleep(delay)
+                continue
+            outcome.error = f"{exc} (gave up after {attempt} attempts)"
+        except SessionError as exc:
+            outcome.status = ReviewerStatus.FAILED
+            outcome.error = str(exc)
+            outcome.raw_text = outcome.raw_text or exc.raw_text
+        outcome.usage = spent + outcome.usage
+        return
 
 
 async def _converse(
@@ -136,7 +250,8 @@ async def _converse(
     )
     async with runtime.open_session(spec, emit) as session:
         turn = await session.prompt(assignment.prompt)
-        outcome.usage, outcome.tool_calls, outcome.model = turn.usage, turn.tool_calls, turn.model
+        outcome.usage, outcome.tool_calls = turn.usage, turn.tool_calls
+        outcome.model = turn.model or outcome.model
         try:
             answer = parse_answer(turn.text, turn.structured)
         except AnswerError as first:

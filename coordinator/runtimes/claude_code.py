@@ -191,7 +191,11 @@ class ClaudeCodeRuntime:
         kill_grace: float = 5.0,
     ) -> None:
         self._binary = binary
-        self._env = dict(env) if env is not None else None
+        child_env = dict(os.environ if env is None else env)
+        # council retries whole sessions itself; the CLI's own default of 10 retries with
+        # long backoff would stack under ours. A user's explicit setting still wins.
+        child_env.setdefault("CLAUDE_CODE_MAX_RETRIES", "2")
+        self._env: dict[str, str] | None = child_env
         self._kill_grace = kill_grace
         self._path: str | None = None
 

@@ -548,7 +548,9 @@ class OpenCodeSession:
         )
 
     def _error(self, error: Mapping[str, Any], text: str) -> SessionError:
+        # OpenCode has already retried a retryable provider error (five times, with
+        # backoff) before reporting it; retrying the session again would only multiply that.
         message = readable_error(error)
         if _is_retryable(error):
-            return RetryableSessionError(message, raw_text=text or None)
+            message += " (after OpenCode's own retries)"
         return SessionError(message, raw_text=text or None)
