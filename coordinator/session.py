@@ -80,6 +80,35 @@ class RunOptions:
     rand: Callable[[], float] = random.random
 
 
+class SessionControls:
+    """Lets a front end cancel one running assignment by key (the TUI's "cancel reviewer")."""
+
+    def __init__(self) -> None:
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._cancelled: set[str] = set()
+
+    def cancel(self, key: str) -> None:
+        self._cancelled.add(key)
+        if key in self._scopes:
+            self._scopes[key].cancel()
+
+    def cancel_all(self) -> None:
+        for key in list(self._scopes):
+            self.cancel(key)
+
+    @property
+    def running(self) -> frozenset[str]:
+        return frozenset(self._scopes)
+
+    def _enter(self, key: str, scope: anyio.CancelScope) -> None:
+        self._scopes[key] = scope
+        if key in self._cancelled:
+            scope.cancel()
+
+    def _leave(self, key: str) -> None:
+        self._scopes.pop(key, None)
+
+
 class _Budget:
     """Spent cost so far; a session may start only if the average session still fits."""
 
@@ -105,6 +134,7 @@ async def run_plan(
     emit: EventSink,
     options: RunOptions,
     stop: anyio.Event | None = None,
+    controls: SessionControls | None = None,
 ) -> list[AssignmentOutcome]:
     """Run every assignment; outcomes come back in plan order, whatever happened.
 
@@ -139,6 +169,7 @@ async def run_plan(
                         options,
                         (limiter, per_runtime[runtime]),
                         budget,
+                        controls or SessionControls(),
                     )
             watcher.cancel_scope.cancel()
     finally:
@@ -167,21 +198,27 @@ async def _run_one(
     options: RunOptions,
     limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter],
     budget: _Budget,
+    controls: SessionControls,
 ) -> None:
     assignment = outcome.assignment
-    started = time.monotonic()
+    started = time.monotonic()  # reset once the session really starts (after the limiters)
     try:
-        async with limiters[0], limiters[1]:
-            if not budget.allows_another():
-                outcome.status = ReviewerStatus.SKIPPED
-                outcome.over_budget = True
-                outcome.error = (
-                    f"not started: ${budget.spent:.4f} of the ${budget.limit:g} budget spent"
-                )
-                return
-            started = time.monotonic()
-            await _attempts(outcome, runtime, emit, options)
+        with anyio.CancelScope() as scope:
+            controls._enter(assignment.key, scope)
+            async with limiters[0], limiters[1]:
+                if not budget.allows_another():
+                    outcome.status = ReviewerStatus.SKIPPED
+                    outcome.over_budget = True
+                    outcome.error = (
+                        f"not started: ${budget.spent:.4f} of the ${budget.limit:g} budget spent"
+                    )
+                    return
+                started = time.monotonic()
+                await _attempts(outcome, runtime, emit, options)
     finally:
+        controls._leave(assignment.key)
+        if outcome.status is ReviewerStatus.CANCELLED and outcome.error is None:
+            outcome.error = "cancelled before it finished"
         budget.record(outcome.usage)
         outcome.duration_s = round(time.monotonic() - started, 3)
         emit(

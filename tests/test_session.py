@@ -22,7 +22,13 @@ from coordinator.events import Event, SessionFinished, SessionRetrying, Usage
 from coordinator.planning import Plan, plan_review
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import SessionSpec, TurnResult
-from coordinator.session import AssignmentOutcome, RetryPolicy, RunOptions, run_plan
+from coordinator.session import (
+    AssignmentOutcome,
+    RetryPolicy,
+    RunOptions,
+    SessionControls,
+    run_plan,
+)
 
 PATCH = "".join(
     f"diff --git a/f{i}.py b/f{i}.py\n--- a/f{i}.py\n+++ b/f{i}.py\n@@ -1 +1,2 @@\n x = {i}\n+y = {i}\n"
@@ -289,3 +295,31 @@ def test_usage_of_failed_attempts_is_still_counted(attempts: int) -> None:
     (outcome,), _ = run(make_plan(["security"]), ScriptedRuntime(costly_then_ok))
     assert outcome.status is ReviewerStatus.OK
     assert outcome.usage.cost_usd == pytest.approx(0.02)
+
+
+def test_controls_cancel_one_assignment_and_leave_the_others() -> None:
+    runtime = ScriptedRuntime(lambda s, a: answer(), delay=0.5)
+    plan = make_plan(["security", "tests"])
+    controls = SessionControls()
+
+    async def main() -> list[AssignmentOutcome]:
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_security_soon() -> None:
+                while "security#1" not in controls.running:
+                    await anyio.sleep(0.01)
+                controls.cancel("security#1")
+
+            tg.start_soon(cancel_security_soon)
+            return await run_plan(
+                plan.assignments,
+                {"scripted": runtime},
+                lambda e: None,
+                RunOptions(workdir=Path(".")),
+                controls=controls,
+            )
+
+    security, tests = anyio.run(main)
+    assert security.status is ReviewerStatus.CANCELLED
+    assert tests.status is ReviewerStatus.OK
+    assert runtime.aborted == ["security#1"]
