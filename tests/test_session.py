@@ -111,9 +111,8 @@ class _Session:
 
 def make_plan(agents: list[str], repeat: int = 1) -> Plan:
     files = parse_unified_diff(PATCH)
-    diff = Diff(files=files * 1, source="test")
+    diff = Diff(files=files, source="test")
     roster = load_roster(None)
-    specs = roster.select(agents) * repeat
     plan = plan_review(
         diff,
         roster.select(agents),
@@ -130,7 +129,6 @@ def make_plan(agents: list[str], repeat: int = 1) -> Plan:
         for i in range(repeat)
         for a in plan.assignments
     )
-    del specs
     return Plan(diff=plan.diff, agents=plan.agents, assignments=many, unreviewed=plan.unreviewed)
 
 
@@ -306,7 +304,7 @@ def test_controls_cancel_one_assignment_and_leave_the_others() -> None:
         async with anyio.create_task_group() as tg:
 
             async def cancel_security_soon() -> None:
-                while "security#1" not in controls.running:
+                while "security#1" not in controls.running:  # noqa: ASYNC110 - polling runner state
                     await anyio.sleep(0.01)
                 controls.cancel("security#1")
 
