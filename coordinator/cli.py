@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 
 from coordinator import __version__
-from coordinator.agents import Roster, load_roster
+from coordinator.agents import load_roster
 from coordinator.config import FILTER_MODES, FORMATS, RUNTIMES, ReviewSettings, resolve_settings
 from coordinator.errors import CouncilError
 from coordinator.review import FailOn, Review
@@ -212,19 +211,17 @@ def _review_command(args: argparse.Namespace) -> int:
     repo = _repo_root(args.repo or Path.cwd())
     env = dict(os.environ)
     settings = resolve_settings(_cli_settings(args), repo=repo, env=env)
-    roster = load_roster(repo)
-    agents = roster.select(settings.agents)
+    agents = load_roster(repo).select(settings.agents)
     request = DiffRequest(
         range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch
     )
     stdin_text = sys.stdin.read() if args.patch == "-" else None
-    return anyio.run(_review_async, repo, request, roster, agents, settings, env, args, stdin_text)
+    return anyio.run(_review_async, repo, request, agents, settings, env, args, stdin_text)
 
 
 async def _review_async(
     repo: Path,
     request: Any,
-    roster: Roster,
     agents: Any,
     settings: ReviewSettings,
     env: dict[str, str],
@@ -232,28 +229,16 @@ async def _review_async(
     stdin_text: str | None,
 ) -> int:
     from coordinator.cli_progress import ProgressDisplay
-    from coordinator.errors import ConfigError
-    from coordinator.pipeline import execute_review, prepare_review
-    from coordinator.runtimes.registry import (
-        RUNTIME_FACTORIES,
-        RuntimeContext,
-        default_runtime,
-        runtime_for_agent,
-    )
+    from coordinator.runner import plan_review_for, run_prepared
 
-    try:
-        default = default_runtime(settings, env)
-    except ConfigError:
-        if not args.dry_run:
-            raise
-        default = "(none available)"
-    runtime_for = (
-        runtime_for_agent(settings, default)
-        if not args.dry_run
-        else (lambda a: settings.runtime or a.runtime or default)
-    )
-    prepared = await prepare_review(
-        repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text
+    prepared = await plan_review_for(
+        repo,
+        request,
+        settings,
+        env,
+        agents=agents,
+        stdin_text=stdin_text,
+        require_runtime=not args.dry_run,
     )
     if args.dry_run:
         _write(args.output, _render_plan(prepared, settings))
@@ -263,10 +248,13 @@ async def _review_async(
 
     stop = anyio.Event()
     interrupted = False
-    progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
-
     sessions_running = False
     review: Review | None = None
+    progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
+
+    def runtimes_ready() -> None:
+        nonlocal sessions_running
+        sessions_running = True
 
     async def watch_signals(scope: anyio.CancelScope) -> None:
         # Stays installed until the end: a second Ctrl-C must not skip the clean-up
@@ -281,15 +269,10 @@ async def _review_async(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch_signals, tg.cancel_scope)
-        async with AsyncExitStack() as stack:
-            runtimes: dict[str, Any] = {}
-            for name in sorted({a.runtime for a in prepared.plan.assignments}):
-                using = [a for a in agents if runtime_for(a) == name]
-                ctx = RuntimeContext(workdir=repo, agents=using, settings=settings, env=env)
-                runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
-            sessions_running = True
-            with progress:
-                review = await execute_review(prepared, runtimes, settings, progress, stop=stop)
+        with progress:
+            review = await run_prepared(
+                prepared, settings, env, progress, stop=stop, on_runtimes_ready=runtimes_ready
+            )
         tg.cancel_scope.cancel()
     if review is None:
         print("council: interrupted while starting", file=sys.stderr)

@@ -25,7 +25,7 @@ from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.planning import Plan, plan_review
 from coordinator.review import DiffSummary, Review, ReviewerReport, ReviewerStatus, summarise
 from coordinator.runtimes.base import Runtime
-from coordinator.session import AssignmentOutcome, RunOptions, run_plan
+from coordinator.session import AssignmentOutcome, RunOptions, SessionControls, run_plan
 
 _FAILED = (ReviewerStatus.FAILED, ReviewerStatus.TIMEOUT, ReviewerStatus.CANCELLED)
 
@@ -73,6 +73,7 @@ async def execute_review(
     emit: EventSink,
     *,
     stop: anyio.Event | None = None,
+    controls: SessionControls | None = None,
 ) -> Review:
     """Run the plan's sessions and assemble the review; after ``stop``, a partial one."""
     outcomes = await run_plan(
@@ -86,6 +87,7 @@ async def execute_review(
             budget_usd=settings.budget_usd,
         ),
         stop=stop,
+        controls=controls,
     )
     return assemble_review(prepared, outcomes, runtimes, settings)
 

@@ -35,6 +35,7 @@ from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec, ToolCall
 
 DEFAULT_RUNTIME_CONCURRENCY = 8
+RAW_TEXT_LIMIT = 2000  # characters of an invalid answer kept in the reviewer's error
 
 
 @dataclass
@@ -299,9 +300,13 @@ async def _converse(
             try:
                 answer = parse_answer(repair.text, repair.structured)
             except AnswerError as second:
+                raw = repair.text or turn.text
+                # The raw answer is kept in the error so the review shows what the model said.
+                shown = raw if len(raw) <= RAW_TEXT_LIMIT else raw[:RAW_TEXT_LIMIT] + " [...]"
                 raise SessionError(
-                    f"invalid output after one repair turn:\n{second.errors}",
-                    raw_text=repair.text or turn.text,
+                    f"invalid output after one repair turn:\n{second.errors}\n"
+                    f"raw answer: {shown!r}",
+                    raw_text=raw,
                 ) from None
     outcome.findings = list(answer.findings)
     outcome.status = ReviewerStatus.OK

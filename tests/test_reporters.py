@@ -166,6 +166,8 @@ REVIEW_SCHEMA: dict[str, Any] = _object(
                     "cost_usd": {"type": "number"},
                     "findings": {"type": "integer"},
                     "error": _NULLABLE_STR,
+                    # An addition to DESIGN.md's shape: sessions retried after transient failures.
+                    "retries": {"type": "integer", "minimum": 0},
                 }
             ),
         },

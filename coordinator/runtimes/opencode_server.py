@@ -59,10 +59,13 @@ def find_opencode(binary: str | None) -> str:
 
 
 async def _drain(stream: Any, tail: deque[str]) -> None:
-    async for chunk in TextReceiveStream(stream, errors="replace"):
-        for line in chunk.splitlines():
-            if line.strip():
-                tail.append(line)
+    try:
+        async for chunk in TextReceiveStream(stream, errors="replace"):
+            for line in chunk.splitlines():
+                if line.strip():
+                    tail.append(line)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        pass  # stop_server closed the pipe: the server is gone, nothing more to read
 
 
 async def spawn_server(

@@ -1,0 +1,87 @@
+"""Run a whole review for a front end: choose runtimes, plan, start runtimes, run, assemble.
+
+The CLI, the git hook, the GitHub integration and the TUI all go through here, so
+they share runtime selection and lifecycle (a spawned server is always stopped).
+Signals and presentation stay with the front ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+
+from coordinator.agents import AgentSpec, load_roster
+from coordinator.config import ReviewSettings
+from coordinator.diff.sources import DiffRequest
+from coordinator.errors import ConfigError
+from coordinator.events import EventSink
+from coordinator.pipeline import PreparedReview, execute_review, prepare_review
+from coordinator.review import Review
+from coordinator.runtimes.base import Runtime
+from coordinator.runtimes.registry import (
+    RUNTIME_FACTORIES,
+    RuntimeContext,
+    default_runtime,
+    runtime_for_agent,
+)
+from coordinator.session import SessionControls
+
+NO_RUNTIME = "(none available)"
+
+
+async def plan_review_for(
+    repo: Path,
+    request: DiffRequest,
+    settings: ReviewSettings,
+    env: Mapping[str, str],
+    *,
+    agents: Sequence[AgentSpec] | None = None,
+    stdin_text: str | None = None,
+    require_runtime: bool = True,
+) -> PreparedReview:
+    """Read the diff and plan it. With ``require_runtime=False`` (dry runs) a missing
+    runtime is shown in the plan instead of being an error."""
+    if agents is None:
+        agents = load_roster(repo).select(settings.agents)
+    try:
+        default = default_runtime(settings, env)
+    except ConfigError:
+        if require_runtime:
+            raise
+        default = NO_RUNTIME
+    runtime_for: Callable[[AgentSpec], str] = (
+        runtime_for_agent(settings, default)
+        if require_runtime
+        else (lambda a: settings.runtime or a.runtime or default)
+    )
+    return await prepare_review(
+        repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text
+    )
+
+
+async def run_prepared(
+    prepared: PreparedReview,
+    settings: ReviewSettings,
+    env: Mapping[str, str],
+    emit: EventSink,
+    *,
+    stop: anyio.Event | None = None,
+    controls: SessionControls | None = None,
+    on_runtimes_ready: Callable[[], None] | None = None,
+) -> Review:
+    """Start the runtimes the plan needs, run every session, stop the runtimes."""
+    async with AsyncExitStack() as stack:
+        runtimes: dict[str, Runtime] = {}
+        for name in sorted({a.runtime for a in prepared.plan.assignments}):
+            using = [a.agent for a in prepared.plan.assignments if a.runtime == name]
+            unique = list({a.name: a for a in using}.values())
+            ctx = RuntimeContext(workdir=prepared.repo, agents=unique, settings=settings, env=env)
+            runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
+        if on_runtimes_ready is not None:
+            on_runtimes_ready()
+        return await execute_review(
+            prepared, runtimes, settings, emit, stop=stop, controls=controls
+        )
