@@ -23,6 +23,7 @@ from coordinator.findings import Finding, ReportedFinding, Unreviewed, Unreviewe
 from coordinator.guidelines import collect_guidelines
 from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.planning import Plan, plan_review
+from coordinator.result_store import ResultStore
 from coordinator.review import DiffSummary, Review, ReviewerReport, ReviewerStatus, summarise
 from coordinator.runtimes.base import Runtime
 from coordinator.session import AssignmentOutcome, RunOptions, SessionControls, run_plan
@@ -74,6 +75,7 @@ async def execute_review(
     *,
     stop: anyio.Event | None = None,
     controls: SessionControls | None = None,
+    store: ResultStore | None = None,
 ) -> Review:
     """Run the plan's sessions and assemble the review; after ``stop``, a partial one."""
     outcomes = await run_plan(
@@ -85,6 +87,7 @@ async def execute_review(
             concurrency=settings.concurrency,
             timeout_s=settings.timeout_s,
             budget_usd=settings.budget_usd,
+            store=store,
         ),
         stop=stop,
         controls=controls,
@@ -163,6 +166,8 @@ def reviewer_reports(
             status, error = ReviewerStatus.SKIPPED, "nothing in the diff for this reviewer"
         elif len(skipped) == len(mine):
             status, error = ReviewerStatus.SKIPPED, skipped[0].error
+        elif all(o.status is ReviewerStatus.CACHED for o in mine):
+            status, error = ReviewerStatus.CACHED, None
         elif bad:
             status = bad[0].status
             reasons = "; ".join(sorted({o.error or o.status.value for o in bad}))

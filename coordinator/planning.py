@@ -28,6 +28,7 @@ class Assignment:
     chunk_count: int
     prompt: str
     estimated_tokens: int  # the whole rendered prompt plus the agent prompt
+    nonce: str = ""  # the data-fence tag inside ``prompt``; random, so not part of any cache key
 
     @property
     def title(self) -> str:
@@ -67,13 +68,14 @@ def plan_review(
             unreviewed.setdefault((item.path, item.reason, item.detail), item)
         count = len(result.chunks)
         for chunk in result.chunks:
+            tag = nonce()
             prompt = render_review_prompt(
                 agent,
                 chunk,
                 chunk_count=count,
                 source=diff.source,
                 guidelines=guidelines_for(chunk.paths, guidelines),
-                nonce=nonce(),
+                nonce=tag,
                 max_findings=agent.max_findings or DEFAULT_MAX_FINDINGS,
             )
             assignments.append(
@@ -86,6 +88,7 @@ def plan_review(
                     chunk_count=count,
                     prompt=prompt,
                     estimated_tokens=estimate_tokens(prompt) + estimate_tokens(agent.prompt),
+                    nonce=tag,
                 )
             )
     for f in diff.files:

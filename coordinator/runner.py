@@ -19,6 +19,7 @@ from coordinator.diff.sources import DiffRequest
 from coordinator.errors import ConfigError
 from coordinator.events import EventSink
 from coordinator.pipeline import PreparedReview, execute_review, prepare_review
+from coordinator.result_store import ResultStore, default_store_path
 from coordinator.review import Review
 from coordinator.runtimes.base import Runtime
 from coordinator.runtimes.registry import (
@@ -72,16 +73,24 @@ async def run_prepared(
     controls: SessionControls | None = None,
     on_runtimes_ready: Callable[[], None] | None = None,
 ) -> Review:
-    """Start the runtimes the plan needs, run every session, stop the runtimes."""
+    """Start the runtimes the plan needs, run every session, stop the runtimes.
+
+    Assignments answered before (the result store, unless ``settings.cache`` is off)
+    need no runtime: a fully remembered review starts no server and no session.
+    """
+    store = ResultStore(default_store_path(env)) if settings.cache else None
+    fresh = [a for a in prepared.plan.assignments if store is None or store.get(a) is None]
     async with AsyncExitStack() as stack:
+        if store is not None:
+            stack.callback(store.close)
         runtimes: dict[str, Runtime] = {}
-        for name in sorted({a.runtime for a in prepared.plan.assignments}):
-            using = [a.agent for a in prepared.plan.assignments if a.runtime == name]
+        for name in sorted({a.runtime for a in fresh}):
+            using = [a.agent for a in fresh if a.runtime == name]
             unique = list({a.name: a for a in using}.values())
             ctx = RuntimeContext(workdir=prepared.repo, agents=unique, settings=settings, env=env)
             runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
         if on_runtimes_ready is not None:
             on_runtimes_ready()
         return await execute_review(
-            prepared, runtimes, settings, emit, stop=stop, controls=controls
+            prepared, runtimes, settings, emit, stop=stop, controls=controls, store=store
         )

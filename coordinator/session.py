@@ -31,6 +31,7 @@ from coordinator.events import (
 from coordinator.findings import Finding
 from coordinator.planning import DEFAULT_MAX_FINDINGS, Assignment
 from coordinator.prompts import render_repair_prompt
+from coordinator.result_store import ResultStore, StoredAnswer
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec, ToolCall
 
@@ -79,6 +80,7 @@ class RunOptions:
     budget_usd: float | None = None
     runtime_concurrency: Mapping[str, int] = field(default_factory=dict)
     rand: Callable[[], float] = random.random
+    store: ResultStore | None = None  # remembered answers; None runs every assignment
 
 
 class SessionControls:
@@ -149,6 +151,14 @@ async def run_plan(
                 a.key, a.agent.name, a.runtime, a.chunk.index, a.chunk_count, a.chunk.paths
             )
         )
+    to_run = [o for o in outcomes if not _from_store(o, options.store, emit)]
+    for outcome in [o for o in to_run if o.assignment.runtime not in runtimes]:
+        # Only when the store forgot an answer between planning and now (expiry, pruning).
+        outcome.status = ReviewerStatus.FAILED
+        outcome.error = f"runtime '{outcome.assignment.runtime}' was not started"
+        to_run.remove(outcome)
+    # Longest first: big assignments started last would stretch the tail of the run.
+    to_run.sort(key=lambda o: -o.assignment.estimated_tokens)
     limiter = anyio.CapacityLimiter(options.concurrency)
     per_runtime = {
         name: anyio.CapacityLimiter(_runtime_limit(name, runtime, options))
@@ -160,7 +170,7 @@ async def run_plan(
             async with anyio.create_task_group() as sessions:
                 if stop is not None:
                     watcher.start_soon(_cancel_when_set, stop, sessions.cancel_scope)
-                for outcome in outcomes:
+                for outcome in to_run:
                     runtime = outcome.assignment.runtime
                     sessions.start_soon(
                         _run_one,
@@ -178,6 +188,19 @@ async def run_plan(
             if outcome.status is ReviewerStatus.CANCELLED and outcome.error is None:
                 outcome.error = "cancelled before it finished"
     return outcomes
+
+
+def _from_store(outcome: AssignmentOutcome, store: ResultStore | None, emit: EventSink) -> bool:
+    """Fill ``outcome`` from the store when this exact assignment was answered before."""
+    stored = store.get(outcome.assignment) if store is not None else None
+    if stored is None:
+        return False
+    a = outcome.assignment
+    outcome.status = ReviewerStatus.CACHED
+    outcome.findings = list(stored.findings)
+    outcome.model = stored.model or outcome.model
+    emit(SessionFinished(a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0))
+    return True
 
 
 def _runtime_limit(name: str, runtime: Runtime, options: RunOptions) -> int:
@@ -246,6 +269,10 @@ async def _attempts(
             with anyio.fail_after(options.timeout_s):
                 await _converse(outcome, runtime, emit, options.workdir)
             outcome.usage = spent + outcome.usage
+            if options.store is not None:
+                options.store.put(
+                    assignment, StoredAnswer(outcome.findings, outcome.usage, outcome.model)
+                )
             return
         except TimeoutError:
             outcome.status = ReviewerStatus.TIMEOUT

@@ -6,7 +6,7 @@ test's tmp dir; the only provider it knows is the scripted model server on
 loopback; and the switches that stop background network traffic are on.
 
 Binaries are found by :func:`find_binary`: ``COUNCIL_TEST_<NAME>_BIN``, else
-``<repo>/node_modules/.bin/<name>`` (what ``npm ci`` installs from
+``<repo>/node_modules/.bin/<name>`` (what ``npm install`` puts there from
 package.json), else ``PATH``. A missing binary is an error, never a skip.
 """
 
@@ -68,7 +68,7 @@ def find_binary(name: str) -> str:
     if found:
         return found
     raise MissingBinaryError(
-        f"the {name!r} binary is missing: run `npm ci` in {REPO_ROOT} (installs the pinned "
+        f"the {name!r} binary is missing: run `npm install` in {REPO_ROOT} (installs the pinned "
         f"versions from package.json into node_modules/.bin), or set {env_var}"
     )
 
