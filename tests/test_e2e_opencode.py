@@ -445,3 +445,26 @@ def test_running_server_with_password_via_opencode_url(
         security = model.requests_matching("# Code review: security")
         assert any("You are the **security** reviewer" in json.dumps(r.body) for r in security)
         assert server.process.poll() is None  # council leaves a server it did not start running
+
+
+def test_second_review_of_the_same_change_is_remembered(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    args = ["review", "--format", "json", "--model", "fake/m", "--agents", "security,correctness"]
+    first = run_council(args, cwd=planted, env=env)
+    assert first.code == 1, first.stderr
+    asked = len(model.model_requests)
+    started = time.monotonic()
+    second = run_council(args, cwd=planted, env=env)
+    elapsed = time.monotonic() - started
+    assert second.code == 1, second.stderr
+    assert len(model.model_requests) == asked  # no session reached the model
+    assert {r["status"] for r in second.json()["reviewers"]} == {"cached"}
+    assert [f["id"] for f in second.json()["findings"]] == [
+        f["id"] for f in first.json()["findings"]
+    ]
+    assert elapsed < 5  # no OpenCode server was started
+    # With the store disabled every session runs again.
+    fresh = run_council(args, cwd=planted, env={**env, "COUNCIL_CACHE": "false"})
+    assert {r["status"] for r in fresh.json()["reviewers"]} == {"ok"}
+    assert len(model.model_requests) > asked
