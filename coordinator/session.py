@@ -81,6 +81,7 @@ class RunOptions:
     runtime_concurrency: Mapping[str, int] = field(default_factory=dict)
     rand: Callable[[], float] = random.random
     store: ResultStore | None = None  # remembered answers; None runs every assignment
+    longest_first: bool = True  # False keeps plan order (the benchmark's naive baseline)
 
 
 class SessionControls:
@@ -157,8 +158,9 @@ async def run_plan(
         outcome.status = ReviewerStatus.FAILED
         outcome.error = f"runtime '{outcome.assignment.runtime}' was not started"
         to_run.remove(outcome)
-    # Longest first: big assignments started last would stretch the tail of the run.
-    to_run.sort(key=lambda o: -o.assignment.estimated_tokens)
+    if options.longest_first:
+        # Big assignments started last would stretch the tail of the run.
+        to_run.sort(key=lambda o: -o.assignment.estimated_tokens)
     limiter = anyio.CapacityLimiter(options.concurrency)
     per_runtime = {
         name: anyio.CapacityLimiter(_runtime_limit(name, runtime, options))
