@@ -86,6 +86,12 @@ def _add_selection_flags(p: argparse.ArgumentParser) -> None:
         help="per-session timeout (default: 600)",
     )
     p.add_argument(
+        "--verify",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let the verifier agent confirm or refute each finding (default: off; on with --github)",
+    )
+    p.add_argument(
         "--budget-usd",
         type=float,
         metavar="X",
@@ -148,7 +154,7 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
         "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
-        "budget_usd",
+        "budget_usd", "verify",
     )  # fmt: skip
     return {k: getattr(args, k, None) for k in keys}
 

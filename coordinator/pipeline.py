@@ -17,16 +17,17 @@ from coordinator.agents import AgentSpec
 from coordinator.config import ReviewSettings
 from coordinator.diff.linemap import LineMap
 from coordinator.diff.model import Diff
-from coordinator.diff.sources import DiffRequest, new_file_line_counts, read_diff
+from coordinator.diff.sources import DiffRequest, new_file_line_counts, new_file_texts, read_diff
 from coordinator.events import EventSink, Usage
 from coordinator.findings import Finding, ReportedFinding, Unreviewed, UnreviewedReason
 from coordinator.guidelines import collect_guidelines
-from coordinator.merge import FilterMode, MergeOptions, merge_findings
+from coordinator.merge import FilterMode, MergeOptions, MergeResult, merge_findings
 from coordinator.planning import Plan, plan_review
 from coordinator.result_store import ResultStore
 from coordinator.review import DiffSummary, Review, ReviewerReport, ReviewerStatus, summarise
 from coordinator.runtimes.base import Runtime
 from coordinator.session import AssignmentOutcome, RunOptions, SessionControls, run_plan
+from coordinator.verify import VerifyOptions, mechanical_checks, run_verifier
 
 _FAILED = (ReviewerStatus.FAILED, ReviewerStatus.TIMEOUT, ReviewerStatus.CANCELLED)
 
@@ -37,6 +38,8 @@ class PreparedReview:
     diff: Diff
     plan: Plan
     line_map: LineMap
+    verifier: AgentSpec | None = None  # the verify stage's agent, when --verify is on
+    verifier_runtime: str | None = None
 
 
 async def prepare_review(
@@ -47,6 +50,7 @@ async def prepare_review(
     *,
     runtime_for: Callable[[AgentSpec], str],
     stdin_text: str | None = None,
+    verifier: AgentSpec | None = None,
 ) -> PreparedReview:
     """Read the diff and plan the sessions. Git and file reads run off the event loop."""
 
@@ -62,7 +66,15 @@ async def prepare_review(
             model_for=lambda agent: settings.model or agent.model,
             guidelines=guidelines,
         )
-        return PreparedReview(repo=repo, diff=diff, plan=plan, line_map=line_map)
+        use_verifier = verifier if settings.verify else None
+        return PreparedReview(
+            repo=repo,
+            diff=diff,
+            plan=plan,
+            line_map=line_map,
+            verifier=use_verifier,
+            verifier_runtime=runtime_for(use_verifier) if use_verifier else None,
+        )
 
     return await anyio.to_thread.run_sync(gather)
 
@@ -92,15 +104,43 @@ async def execute_review(
         stop=stop,
         controls=controls,
     )
-    return assemble_review(prepared, outcomes, runtimes, settings)
+    merged = merge_outcomes(prepared, outcomes, settings)
+    mode = FilterMode(settings.filter_mode)
+    paths = sorted({f.path for f in merged.findings})
+    texts = await anyio.to_thread.run_sync(new_file_texts, prepared.repo, prepared.diff, paths)
+    merged = mechanical_checks(merged, texts, prepared.line_map, mode)
+    extra: list[ReviewerReport] = []
+    verifier, runtime_name = prepared.verifier, prepared.verifier_runtime
+    if (
+        verifier is not None
+        and runtime_name is not None
+        and runtime_name in runtimes
+        and merged.findings
+    ):
+        merged, report = await run_verifier(
+            merged,
+            verifier=verifier,
+            runtime=runtimes[runtime_name],
+            runtime_name=runtime_name,
+            model=settings.model or verifier.model,
+            texts=texts,
+            files={f.path: f for f in prepared.diff.files},
+            emit=emit,
+            options=VerifyOptions(
+                workdir=prepared.repo,
+                timeout_s=settings.timeout_s,
+                concurrency=min(settings.concurrency, 4),
+            ),
+            mode=mode,
+        )
+        if report is not None:
+            extra.append(report)
+    return build_review(prepared, merged, outcomes, runtimes, settings, extra)
 
 
-def assemble_review(
-    prepared: PreparedReview,
-    outcomes: Sequence[AssignmentOutcome],
-    runtimes: Mapping[str, Runtime],
-    settings: ReviewSettings,
-) -> Review:
+def merge_outcomes(
+    prepared: PreparedReview, outcomes: Sequence[AssignmentOutcome], settings: ReviewSettings
+) -> MergeResult:
     plan = prepared.plan
     reported = [
         ReportedFinding(
@@ -110,7 +150,7 @@ def assemble_review(
         for o in outcomes
         for f in o.findings
     ]
-    merged = merge_findings(
+    return merge_findings(
         reported,
         prepared.line_map,
         MergeOptions(
@@ -121,7 +161,30 @@ def assemble_review(
             reviewer_limits={a.name: a.max_findings for a in plan.agents if a.max_findings},
         ),
     )
-    reviewers = reviewer_reports(plan, outcomes, runtimes)
+
+
+def assemble_review(
+    prepared: PreparedReview,
+    outcomes: Sequence[AssignmentOutcome],
+    runtimes: Mapping[str, Runtime],
+    settings: ReviewSettings,
+) -> Review:
+    """The review from the outcomes so far, without the verify stage (e.g. for live views)."""
+    return build_review(
+        prepared, merge_outcomes(prepared, outcomes, settings), outcomes, runtimes, settings
+    )
+
+
+def build_review(
+    prepared: PreparedReview,
+    merged: MergeResult,
+    outcomes: Sequence[AssignmentOutcome],
+    runtimes: Mapping[str, Runtime],
+    settings: ReviewSettings,
+    extra_reviewers: Sequence[ReviewerReport] = (),
+) -> Review:
+    plan = prepared.plan
+    reviewers = reviewer_reports(plan, outcomes, runtimes) + list(extra_reviewers)
     unreviewed = list(plan.unreviewed) + failed_paths(outcomes)
     diff = prepared.diff
     return Review(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from coordinator.agents import AgentSpec, load_roster
+from coordinator.agents import VERIFIER, AgentSpec, load_roster
 from coordinator.config import ReviewSettings
 from coordinator.diff.sources import DiffRequest
 from coordinator.errors import ConfigError
@@ -45,8 +45,9 @@ async def plan_review_for(
 ) -> PreparedReview:
     """Read the diff and plan it. With ``require_runtime=False`` (dry runs) a missing
     runtime is shown in the plan instead of being an error."""
+    roster = load_roster(repo)
     if agents is None:
-        agents = load_roster(repo).select(settings.agents)
+        agents = roster.select(settings.agents)
     try:
         default = default_runtime(settings, env)
     except ConfigError:
@@ -59,7 +60,13 @@ async def plan_review_for(
         else (lambda a: settings.runtime or a.runtime or default)
     )
     return await prepare_review(
-        repo, request, agents, settings, runtime_for=runtime_for, stdin_text=stdin_text
+        repo,
+        request,
+        agents,
+        settings,
+        runtime_for=runtime_for,
+        stdin_text=stdin_text,
+        verifier=roster.agents.get(VERIFIER),
     )
 
 
@@ -84,8 +91,13 @@ async def run_prepared(
         if store is not None:
             stack.callback(store.close)
         runtimes: dict[str, Runtime] = {}
-        for name in sorted({a.runtime for a in fresh}):
+        needed = {a.runtime for a in fresh}
+        if prepared.verifier is not None and prepared.verifier_runtime is not None:
+            needed.add(prepared.verifier_runtime)
+        for name in sorted(needed):
             using = [a.agent for a in fresh if a.runtime == name]
+            if prepared.verifier is not None and prepared.verifier_runtime == name:
+                using.append(prepared.verifier)
             unique = list({a.name: a for a in using}.values())
             ctx = RuntimeContext(workdir=prepared.repo, agents=unique, settings=settings, env=env)
             runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))

@@ -139,6 +139,35 @@ def new_file_line_counts(repo: Path, diff: Diff) -> dict[str, int]:
     return counts
 
 
+def new_file_texts(repo: Path, diff: Diff, paths: Iterable[str]) -> dict[str, str]:
+    """Text of files on the new side of ``diff`` (commit, index or working tree, as compared).
+
+    Deleted and binary files, and files that cannot be read, are left out.
+    """
+    wanted = set(paths)
+    files = [
+        f.path
+        for f in diff.files
+        if f.path in wanted and f.status is not FileStatus.DELETED and not f.is_binary
+    ]
+    if not files:
+        return {}
+    if diff.head is not None or diff.new_side is NewSide.INDEX:
+        prefix = f"{diff.head}:" if diff.head is not None else ":"
+        raw = _Git(repo).blobs(files, prefix)
+    else:
+        root = (_Git(repo).toplevel_or_none() or repo).resolve()
+        raw = {}
+        for relative in files:
+            path = root / relative
+            try:
+                if path.resolve().is_relative_to(root) and path.is_file():
+                    raw[relative] = path.read_bytes()
+            except OSError:
+                continue
+    return {path: data.decode("utf-8", errors="replace") for path, data in raw.items()}
+
+
 # ---------------------------------------------------------------------- requests
 
 
@@ -320,7 +349,11 @@ class _Git:
 
     def blob_line_counts(self, paths: Sequence[str], prefix: str) -> dict[str, int]:
         """Line counts of ``prefix + path`` blobs (``<sha>:`` or ``:`` for the index)."""
-        counts: dict[str, int] = {}
+        return {path: _count_lines(data) for path, data in self.blobs(paths, prefix).items()}
+
+    def blobs(self, paths: Sequence[str], prefix: str) -> dict[str, bytes]:
+        """Contents of ``prefix + path`` blobs; paths git cannot name or find are left out."""
+        found: dict[str, bytes] = {}
         usable = [p for p in paths if "\n" not in p and "\r" not in p]
         for start in range(0, len(usable), _CAT_FILE_BATCH):
             batch = usable[start : start + _CAT_FILE_BATCH]
@@ -330,8 +363,8 @@ class _Git:
                 raise DiffSourceError(f"git cat-file failed: {_stderr(done)}")
             for path, data in zip(batch, _batch_blobs(done.stdout, len(batch)), strict=True):
                 if data is not None:
-                    counts[path] = _count_lines(data)
-        return counts
+                    found[path] = data
+        return found
 
 
 def _batch_blobs(out: bytes, expected: int) -> Iterable[bytes | None]:
