@@ -92,6 +92,12 @@ def _add_selection_flags(p: argparse.ArgumentParser) -> None:
         help="let the verifier agent confirm or refute each finding (default: off; on with --github)",
     )
     p.add_argument(
+        "--untrusted",
+        action="store_true",
+        default=None,
+        help="the diff may be hostile: base-branch reviewers and guidelines, read-only reviewers only, no secrets",
+    )
+    p.add_argument(
         "--budget-usd",
         type=float,
         metavar="X",
@@ -127,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument(
         "--dry-run", action="store_true", help="print the plan without starting any session"
     )
+    review.add_argument(
+        "--no-cache",
+        action="store_false",
+        dest="cache",
+        default=None,
+        help="review afresh instead of reusing a stored review of the same diff",
+    )
+    review.add_argument(
+        "--github",
+        action="store_true",
+        help="in a GitHub Actions pull_request job: review the PR and post one review",
+    )
 
     agents = sub.add_parser("agents", help="list or show the reviewers")
     agents_sub = agents.add_subparsers(dest="agents_command", parser_class=_Parser)
@@ -134,7 +152,36 @@ def build_parser() -> argparse.ArgumentParser:
     show = agents_sub.add_parser("show", help="print one reviewer's definition")
     show.add_argument("name")
     agents.add_argument("-C", "--repo", metavar="DIR", type=Path)
+    _add_hook_parser(sub)
     return parser
+
+
+def _add_hook_parser(sub: Any) -> None:
+    hook = sub.add_parser("hook", help="install, remove or run council's git pre-push hook")
+    hook_sub = hook.add_subparsers(dest="hook_command", required=True, parser_class=_Parser)
+    install = hook_sub.add_parser("install", help="write .git/hooks/pre-push (or core.hooksPath)")
+    install.add_argument(
+        "--force", action="store_true", help="replace another hook (kept as backup)"
+    )
+    uninstall = hook_sub.add_parser("uninstall", help="remove council's pre-push hook")
+    run = hook_sub.add_parser("run", help="what the installed hook calls (reads refs on stdin)")
+    run.add_argument("hook_name", choices=("pre-push",), help="the git hook being run")
+    run.add_argument("remote", nargs="?", help="remote name (git passes it)")
+    run.add_argument("url", nargs="?", help="remote URL (git passes it)")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="block the push when council cannot review (default: warn and let it through)",
+    )
+    run.add_argument("--agents", metavar="A,B", help="reviewers to run")
+    run.add_argument("--model", metavar="PROVIDER/MODEL", help="model for every reviewer")
+    run.add_argument("--runtime", choices=RUNTIMES, help="agent runtime for every reviewer")
+    run.add_argument(
+        "--fail-on", choices=[f.value for f in FailOn], help="lowest severity that blocks"
+    )
+    for command in (install, uninstall, run):
+        command.add_argument("-C", "--repo", metavar="DIR", type=Path)
 
 
 def _repo_root(start: Path) -> Path:
@@ -154,7 +201,7 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
         "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
-        "budget_usd", "verify",
+        "budget_usd", "verify", "untrusted", "cache",
     )  # fmt: skip
     return {k: getattr(args, k, None) for k in keys}
 
@@ -164,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "agents":
             return _agents_command(args, sys.stdout)
+        if args.command == "hook":
+            return _hook_command(args)
         return _review_command(args)
     except CouncilError as exc:
         print(f"council: error: {exc}", file=sys.stderr)
@@ -211,13 +260,37 @@ def _agents_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _hook_command(args: argparse.Namespace) -> int:
+    from coordinator.integrations import hook, hook_install
+
+    repo = _repo_root(args.repo or Path.cwd())
+    if args.hook_command == "run":
+        overrides = {k: getattr(args, k) for k in ("agents", "model", "runtime", "fail_on")}
+        call = hook.HookInvocation(
+            repo, args.remote, args.url, dict(os.environ), overrides, args.strict
+        )
+        return hook.hook_main(call)
+    change = (
+        hook_install.install_hook(repo, force=args.force)
+        if args.hook_command == "install"
+        else hook_install.uninstall_hook(repo)
+    )
+    print(change.message, file=sys.stderr)
+    return EXIT_OK
+
+
 def _review_command(args: argparse.Namespace) -> int:
     from coordinator.diff.sources import DiffRequest
 
     repo = _repo_root(args.repo or Path.cwd())
     env = dict(os.environ)
+    if args.github:
+        from coordinator.integrations.github_action import github_command
+
+        return github_command(args, repo, _cli_settings(args), env)
     settings = resolve_settings(_cli_settings(args), repo=repo, env=env)
-    agents = load_roster(repo).select(settings.agents)
+    # An untrusted review takes its roster from the base commit (in the runner).
+    agents = None if settings.untrusted else load_roster(repo).select(settings.agents)
     request = DiffRequest(
         range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch
     )
@@ -235,7 +308,8 @@ async def _review_async(
     stdin_text: str | None,
 ) -> int:
     from coordinator.cli_progress import ProgressDisplay
-    from coordinator.runner import plan_review_for, run_prepared
+    from coordinator.review_store import run_or_reuse
+    from coordinator.runner import plan_review_for
 
     prepared = await plan_review_for(
         repo,
@@ -276,7 +350,7 @@ async def _review_async(
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch_signals, tg.cancel_scope)
         with progress:
-            review = await run_prepared(
+            review = await run_or_reuse(
                 prepared, settings, env, progress, stop=stop, on_runtimes_ready=runtimes_ready
             )
         tg.cancel_scope.cancel()

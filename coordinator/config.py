@@ -39,6 +39,10 @@ class ReviewSettings:
     output_format: str = "text"
     cache: bool = True
     verify: bool = False
+    untrusted: bool = False  # the diff comes from someone who must not steer the review
+    show_dismissed: bool = False  # keep findings listed in .council/dismissed.toml
+    strict_hook: bool = False  # the pre-push hook blocks when it cannot review (else it warns)
+    max_comments: int = 30  # inline comments per GitHub review; the rest go in its body
 
 
 def _parse_agents(value: object) -> tuple[str, ...]:
@@ -114,6 +118,10 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "output_format": _choice(FORMATS),
     "cache": _bool,
     "verify": _bool,
+    "untrusted": _bool,
+    "show_dismissed": _bool,
+    "strict_hook": _bool,
+    "max_comments": _positive_int,
 }
 
 # Friendlier names accepted in files and the environment.

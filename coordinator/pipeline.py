@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -18,6 +18,7 @@ from coordinator.config import ReviewSettings
 from coordinator.diff.linemap import LineMap
 from coordinator.diff.model import Diff
 from coordinator.diff.sources import DiffRequest, new_file_line_counts, new_file_texts, read_diff
+from coordinator.dismissals import Dismissals, dismissal_reasons, load_dismissals
 from coordinator.events import EventSink, Usage
 from coordinator.findings import Finding, ReportedFinding, Unreviewed, UnreviewedReason
 from coordinator.guidelines import collect_guidelines
@@ -27,7 +28,7 @@ from coordinator.result_store import ResultStore
 from coordinator.review import DiffSummary, Review, ReviewerReport, ReviewerStatus, summarise
 from coordinator.runtimes.base import Runtime
 from coordinator.session import AssignmentOutcome, RunOptions, SessionControls, run_plan
-from coordinator.verify import VerifyOptions, mechanical_checks, run_verifier
+from coordinator.verify import VerifyOptions, mechanical_checks, reject, run_verifier
 
 _FAILED = (ReviewerStatus.FAILED, ReviewerStatus.TIMEOUT, ReviewerStatus.CANCELLED)
 
@@ -40,6 +41,7 @@ class PreparedReview:
     line_map: LineMap
     verifier: AgentSpec | None = None  # the verify stage's agent, when --verify is on
     verifier_runtime: str | None = None
+    dismissals: Dismissals = field(default_factory=Dismissals)  # .council/dismissed.toml
 
 
 async def prepare_review(
@@ -51,13 +53,14 @@ async def prepare_review(
     runtime_for: Callable[[AgentSpec], str],
     stdin_text: str | None = None,
     verifier: AgentSpec | None = None,
+    read_guideline: Callable[[str], str | None] | None = None,
 ) -> PreparedReview:
     """Read the diff and plan the sessions. Git and file reads run off the event loop."""
 
     def gather() -> PreparedReview:
         diff = read_diff(repo, request, stdin_text=stdin_text)
         line_map = LineMap(diff.files, new_file_line_counts(repo, diff))
-        guidelines = collect_guidelines(repo, [f.path for f in diff.files])
+        guidelines = collect_guidelines(repo, [f.path for f in diff.files], read=read_guideline)
         plan = plan_review(
             diff,
             agents,
@@ -74,6 +77,9 @@ async def prepare_review(
             line_map=line_map,
             verifier=use_verifier,
             verifier_runtime=runtime_for(use_verifier) if use_verifier else None,
+            # An untrusted diff must not hide findings: dismissals come from where
+            # guidelines do (read_guideline reads the base commit then).
+            dismissals=load_dismissals(repo, read=read_guideline),
         )
 
     return await anyio.to_thread.run_sync(gather)
@@ -104,6 +110,21 @@ async def execute_review(
         stop=stop,
         controls=controls,
     )
+    return await finish_review(prepared, outcomes, runtimes, settings, emit)
+
+
+async def finish_review(
+    prepared: PreparedReview,
+    outcomes: Sequence[AssignmentOutcome],
+    runtimes: Mapping[str, Runtime],
+    settings: ReviewSettings,
+    emit: EventSink,
+) -> Review:
+    """Everything after the sessions: merge, checks, the verifier when on, the Review.
+
+    Separate so a front end that runs sessions itself (the TUI re-runs a failed
+    reviewer) finishes its review the same way.
+    """
     merged = merge_outcomes(prepared, outcomes, settings)
     mode = FilterMode(settings.filter_mode)
     paths = sorted({f.path for f in merged.findings})
@@ -150,7 +171,7 @@ def merge_outcomes(
         for o in outcomes
         for f in o.findings
     ]
-    return merge_findings(
+    merged = merge_findings(
         reported,
         prepared.line_map,
         MergeOptions(
@@ -161,6 +182,10 @@ def merge_outcomes(
             reviewer_limits={a.name: a.max_findings for a in plan.agents if a.max_findings},
         ),
     )
+    if settings.show_dismissed:
+        return merged
+    # Dismissed findings move to `rejected` with their reason (before the verifier sees them).
+    return reject(merged, dismissal_reasons(merged.findings, prepared.dismissals))
 
 
 def assemble_review(

@@ -15,7 +15,8 @@ import anyio
 
 from coordinator.agents import VERIFIER, AgentSpec, load_roster
 from coordinator.config import ReviewSettings
-from coordinator.diff.sources import DiffRequest
+from coordinator.containment import check_untrusted_roster, git_show, roster_at
+from coordinator.diff.sources import DiffRequest, read_diff
 from coordinator.errors import ConfigError
 from coordinator.events import EventSink
 from coordinator.pipeline import PreparedReview, execute_review, prepare_review
@@ -45,9 +46,21 @@ async def plan_review_for(
 ) -> PreparedReview:
     """Read the diff and plan it. With ``require_runtime=False`` (dry runs) a missing
     runtime is shown in the plan instead of being an error."""
-    roster = load_roster(repo)
-    if agents is None:
+    read_guideline: Callable[[str], str | None] | None = None
+    if settings.untrusted:
+        # Reviewers, guidelines and runtime config come from the base commit, never
+        # from the branch under review.
+        base = await anyio.to_thread.run_sync(_base_commit, repo, request, stdin_text)
+        roster = await anyio.to_thread.run_sync(roster_at, repo, base)
         agents = roster.select(settings.agents)
+        check_untrusted_roster([*agents, *([roster.agents[VERIFIER]] if settings.verify else [])])
+
+        def read_guideline(rel: str) -> str | None:
+            return git_show(repo, base, rel)
+    else:
+        roster = load_roster(repo)
+        if agents is None:
+            agents = roster.select(settings.agents)
     try:
         default = default_runtime(settings, env)
     except ConfigError:
@@ -67,7 +80,12 @@ async def plan_review_for(
         runtime_for=runtime_for,
         stdin_text=stdin_text,
         verifier=roster.agents.get(VERIFIER),
+        read_guideline=read_guideline,
     )
+
+
+def _base_commit(repo: Path, request: DiffRequest, stdin_text: str | None) -> str:
+    return read_diff(repo, request, stdin_text=stdin_text).base or "HEAD"
 
 
 async def run_prepared(

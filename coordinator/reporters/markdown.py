@@ -1,8 +1,8 @@
 """`--format markdown`: a GitHub-friendly summary (PR comment, job summary, a file).
 
 Findings are grouped by severity; rejected findings and unreviewed files fold into
-<details> so the comment stays short. Reviewer text is passed through as Markdown
-(reviewers are asked to write it), except in table cells, which must stay on one row.
+<details> so the comment stays short. Reviewer text is data an injected diff may have
+steered: it is made safe to publish (``safe_text``) and table cells stay on one row.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from coordinator.findings import ReviewFinding, Severity
+from coordinator.reporters.safe_text import safe_code, safe_prose
 from coordinator.review import Review, ReviewerReport, ReviewerStatus
 
 _LANGUAGES = {
@@ -54,7 +55,7 @@ def inline_code(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(safe_prose(text).split())
 
 
 def _cell(text: str) -> str:
@@ -114,11 +115,11 @@ def _finding(f: ReviewFinding) -> list[str]:
         "",
     ]
     if f.body:
-        lines += [f.body, ""]
+        lines += [safe_prose(f.body), ""]
     if f.evidence:
-        lines += [fence(f.evidence, _language(f.path)), ""]
+        lines += [fence(safe_code(f.evidence), _language(f.path)), ""]
     if f.suggestion is not None:
-        lines += ["Suggested change:", "", fence(f.suggestion, "suggestion"), ""]
+        lines += ["Suggested change:", "", fence(safe_code(f.suggestion), "suggestion"), ""]
     return lines
 
 

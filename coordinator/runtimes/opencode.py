@@ -13,6 +13,7 @@ the session, not the last step).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -139,6 +140,7 @@ class OpenCodeRuntime:
         env: Mapping[str, str] | None = None,
         structured_output: bool | None = None,
         startup_timeout: float = 45.0,
+        project_config: bool = True,
     ) -> None:
         self._workdir = workdir.resolve()
         self._agents = list(agents)
@@ -148,6 +150,7 @@ class OpenCodeRuntime:
         self._env = env
         self._structured_pref = structured_output
         self._startup_timeout = startup_timeout
+        self._project_config = project_config
         self._stack: AsyncExitStack | None = None
         self._client: httpx.AsyncClient | None = None
         self._hub: EventHub | None = None
@@ -172,12 +175,18 @@ class OpenCodeRuntime:
             stack.callback(task_group.cancel_scope.cancel)
             if self._url is None:
                 binary = find_opencode(self._binary)
+                env = dict(os.environ if self._env is None else self._env)
+                if not self._project_config:
+                    # The reviewed branch's opencode.json, .opencode/ and CLAUDE.md must not
+                    # configure the server that reviews it.
+                    env["OPENCODE_DISABLE_PROJECT_CONFIG"] = "1"
+                    env["OPENCODE_DISABLE_CLAUDE_CODE"] = "1"
                 self._server = await spawn_server(
                     task_group,
                     binary=binary,
                     workdir=self._workdir,
                     config=server_config(self._agents),
-                    env=self._env,
+                    env=env,
                     startup_timeout=self._startup_timeout,
                 )
                 stack.push_async_callback(stop_server, self._server)

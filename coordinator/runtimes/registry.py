@@ -9,6 +9,7 @@ from pathlib import Path
 
 from coordinator.agents import AgentSpec
 from coordinator.config import ReviewSettings
+from coordinator.containment import runtime_env
 from coordinator.errors import ConfigError
 from coordinator.runtimes.anthropic import AnthropicRuntime
 from coordinator.runtimes.base import Runtime
@@ -32,21 +33,25 @@ def _opencode(ctx: RuntimeContext) -> Runtime:
         url=ctx.settings.opencode_url,
         password=ctx.env.get("OPENCODE_SERVER_PASSWORD"),
         binary=ctx.env.get("COUNCIL_OPENCODE_BIN") or None,
-        env=ctx.env,
+        env=runtime_env(ctx.env, "opencode", untrusted=ctx.settings.untrusted),
+        project_config=not ctx.settings.untrusted,
     )
 
 
 def _claude_code(ctx: RuntimeContext) -> Runtime:
     # The binary is looked up when the runtime is entered: missing -> RuntimeUnavailable.
-    return ClaudeCodeRuntime(binary=ctx.env.get("COUNCIL_CLAUDE_BIN") or None, env=ctx.env)
+    return ClaudeCodeRuntime(
+        binary=ctx.env.get("COUNCIL_CLAUDE_BIN") or None,
+        env=runtime_env(ctx.env, "claude-code", untrusted=ctx.settings.untrusted),
+    )
 
 
 def _anthropic(ctx: RuntimeContext) -> Runtime:
-    return AnthropicRuntime(env=ctx.env)
+    return AnthropicRuntime(env=runtime_env(ctx.env, "anthropic", untrusted=ctx.settings.untrusted))
 
 
 def _openai(ctx: RuntimeContext) -> Runtime:
-    return OpenAIRuntime(env=ctx.env)
+    return OpenAIRuntime(env=runtime_env(ctx.env, "openai", untrusted=ctx.settings.untrusted))
 
 
 RUNTIME_FACTORIES: dict[str, Callable[[RuntimeContext], Runtime]] = {
