@@ -41,6 +41,7 @@ class PreparedReview:
     line_map: LineMap
     verifier: AgentSpec | None = None  # the verify stage's agent, when --verify is on
     verifier_runtime: str | None = None
+    guidelines: Mapping[str, str] = field(default_factory=dict)  # rule file -> text
     dismissals: Dismissals = field(default_factory=Dismissals)  # .council/dismissed.toml
 
 
@@ -77,6 +78,7 @@ async def prepare_review(
             line_map=line_map,
             verifier=use_verifier,
             verifier_runtime=runtime_for(use_verifier) if use_verifier else None,
+            guidelines=guidelines,
             # An untrusted diff must not hide findings: dismissals come from where
             # guidelines do (read_guideline reads the base commit then).
             dismissals=load_dismissals(repo, read=read_guideline),
@@ -129,7 +131,9 @@ async def finish_review(
     mode = FilterMode(settings.filter_mode)
     paths = sorted({f.path for f in merged.findings})
     texts = await anyio.to_thread.run_sync(new_file_texts, prepared.repo, prepared.diff, paths)
-    merged = mechanical_checks(merged, texts, prepared.line_map, mode)
+    merged = mechanical_checks(
+        merged, texts, prepared.line_map, mode, rules=prepared.guidelines.values()
+    )
     extra: list[ReviewerReport] = []
     verifier, runtime_name = prepared.verifier, prepared.verifier_runtime
     if (

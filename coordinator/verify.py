@@ -1,7 +1,8 @@
 """The verify stage: cheap mechanical checks on every merged finding, then a verifier agent.
 
 Mechanical checks need no model: an ``evidence`` quote must exist in the file at or
-near the cited lines (else the finding is rejected as unfounded); a ``suggestion``
+near the cited lines (else the finding is rejected as unfounded); a finding only the
+guidelines reviewer made must quote a rule that exists in a guideline file; a ``suggestion``
 identical to the current lines is dropped; a finding outside the hunks that names no
 changed line is ranked down. The verifier agent then sees the findings of one file at
 a time (one session per file, not per finding) and must confirm or refute each *with
@@ -16,7 +17,7 @@ import re
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from coordinator.prompts import load_template, new_nonce, render_repair_prompt
 from coordinator.review import ReviewerReport, ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec
 
+GUIDELINES_REVIEWER = "guidelines"
 EVIDENCE_WINDOW = 5  # lines around the cited range where a quote may sit
 UNLINKED_FILE_FACTOR = 0.5  # score factor for an out-of-hunk finding naming no changed line
 MAX_CODE_LINES = 1500  # of the file shown to the verifier, around the findings
@@ -144,15 +146,36 @@ def _names_a_changed_line(finding: ReviewFinding, locator: LineLocator) -> bool:
     return False
 
 
+_QUOTED = re.compile(r'"([^"\n]{8,})"|“([^”\n]{8,})”|`([^`\n]{8,})`|^>\s*(.{8,})$', re.MULTILINE)
+
+
+def quotes_a_rule(finding: ReviewFinding, rules: Iterable[str]) -> bool:
+    """Whether the finding quotes (in quotes, backticks or a > line) words of a guideline file."""
+    corpus = [_normalise(r).lower() for r in rules]
+    for match in _QUOTED.finditer(f"{finding.title}\n{finding.body}"):
+        quote = _normalise(next(g for g in match.groups() if g)).lower().strip(" .")
+        if quote and any(quote in text for text in corpus):
+            return True
+    return False
+
+
 def mechanical_checks(
     result: MergeResult,
     texts: Mapping[str, str],
     locator: LineLocator,
     mode: FilterMode,
+    *,
+    rules: Iterable[str] = (),
 ) -> MergeResult:
     reasons: dict[str, str] = {}
     updated: list[ReviewFinding] = []
+    rule_texts = list(rules)
     for finding in result.findings:
+        if finding.reviewers == [GUIDELINES_REVIEWER] and not quotes_a_rule(finding, rule_texts):
+            reasons[finding.id] = (
+                "guidelines finding quotes no rule from the repository's guideline files"
+            )
+            continue
         text = texts.get(finding.path)
         quoted = (finding.evidence or "").strip()
         if (

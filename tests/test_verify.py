@@ -277,3 +277,39 @@ def test_verifier_prompt_fences_findings_and_code_as_data(
     assert "<<<CODE " in text
     assert json.dumps(SQLI_FINDING["title"]) in text
     assert " 9 | " in text  # the file is shown with line numbers
+
+
+def test_a_guidelines_finding_must_quote_a_real_rule() -> None:
+    rules = ['Never call `print` in library code; use the "logging" module instead.']
+    quoting = finding(
+        title="print in library code",
+        body='AGENTS.md: "Never call `print` in library code" is broken here.',
+    )
+    inventing = finding(
+        line=4, title="Style", body='AGENTS.md: "Always use tabs for indentation" is broken.'
+    )
+    files = parse_unified_diff(PATCH)
+    line_map = LineMap(files, {"m.py": 5})
+    reported = [ReportedFinding(reviewer="guidelines", finding=f) for f in (quoting, inventing)]
+    result = merge_findings(reported, line_map, MergeOptions())
+    checked = mechanical_checks(
+        result, {"m.py": NEW}, line_map, FilterMode.DIFF_CONTEXT, rules=rules
+    )
+    assert [f.title for f in checked.findings] == ["print in library code"]
+    assert [r.reason for r in checked.rejected] == [
+        "guidelines finding quotes no rule from the repository's guideline files"
+    ]
+    # The same finding also reported by another reviewer stands on that reviewer's word.
+    both = merge_findings(
+        [*reported, ReportedFinding(reviewer="maintainability", finding=inventing)],
+        line_map,
+        MergeOptions(),
+    )
+    assert (
+        len(
+            mechanical_checks(
+                both, {"m.py": NEW}, line_map, FilterMode.DIFF_CONTEXT, rules=rules
+            ).findings
+        )
+        == 2
+    )
