@@ -349,3 +349,16 @@ def test_registry_renders_every_format() -> None:
 def test_a_plain_function_is_a_reporter() -> None:
     reporter: Reporter = render_markdown
     assert reporter(make_review()).startswith("## council review")
+
+
+def test_text_output_strips_terminal_escapes_from_model_text() -> None:
+    from coordinator.reporters.text import render_text
+
+    review = make_review()
+    hostile = review.findings[0].model_copy(
+        update={"title": "ok\x1b]0;pwned\x07\x1b[2J title", "body": "b\x1b[31m"}
+    )
+    review = review.model_copy(update={"findings": [hostile, *review.findings[1:]]})
+    out = render_text(review, color=False)
+    assert "\x1b" not in out
+    assert "ok]0;pwned[2J title" in out.replace("\n", "")

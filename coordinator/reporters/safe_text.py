@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 _MENTION = re.compile(r"(?<![\w`@/])@(?=[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[\w.-]+)?)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SECRETS = re.compile(
     r"gh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}"
@@ -21,6 +21,11 @@ _SECRETS = re.compile(
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
 )
 ZERO_WIDTH_SPACE = "\u200b"
+
+
+def strip_control(text: str) -> str:
+    """Remove control characters (terminal escapes, bidi overrides); keep newlines and tabs."""
+    return _CONTROL.sub("", text)
 
 
 def scrub_secrets(text: str) -> str:

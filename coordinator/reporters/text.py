@@ -13,6 +13,7 @@ import io
 from typing import TYPE_CHECKING
 
 from coordinator.findings import ReviewFinding, Severity
+from coordinator.reporters.safe_text import strip_control
 from coordinator.review import Review, ReviewerReport, ReviewerStatus
 
 if TYPE_CHECKING:
@@ -197,8 +198,26 @@ def _print_footer(console: Console, review: Review) -> None:
     console.print(line)
 
 
+def _without_control(review: Review) -> Review:
+    """Model text may carry terminal escapes (rich passes ESC through): strip them."""
+    data = review.model_dump(mode="json")
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return strip_control(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return Review.model_validate(clean(data))
+
+
 def render_text(review: Review, *, color: bool, width: int = 100) -> str:
     from rich.console import Console
+
+    review = _without_control(review)
 
     buffer = io.StringIO()
     console = Console(
