@@ -184,7 +184,9 @@ def test_verifier_confirms_refutes_with_evidence_and_ignores_bare_refutations(
     verifier = next(r for r in doc["reviewers"] if r["agent"] == "verifier")
     assert (verifier["status"], verifier["sessions"]) == ("ok", 2)  # one session per file
 
-    # Now a refutation with real evidence (a line of app/util.py) removes the finding.
+    # Now a refutation with real evidence (a line of app/util.py) removes the finding. The
+    # change and settings are the same, so the stored review must be bypassed.
+    env = {**env, "COUNCIL_CACHE": "false"}
     verdicts["app/util.py"][0]["evidence"] = "def first_item(items):"
     model.reset(
         [
