@@ -96,8 +96,13 @@ async def execute_review(
     stop: anyio.Event | None = None,
     controls: SessionControls | None = None,
     store: ResultStore | None = None,
+    on_outcomes: Callable[[Sequence[AssignmentOutcome]], None] | None = None,
 ) -> Review:
-    """Run the plan's sessions and assemble the review; after ``stop``, a partial one."""
+    """Run the plan's sessions and assemble the review; after ``stop``, a partial one.
+
+    ``on_outcomes`` sees every session's own answer before merging (``council eval``
+    scores each reviewer alone from them).
+    """
     outcomes = await run_plan(
         prepared.plan.assignments,
         runtimes,
@@ -112,6 +117,8 @@ async def execute_review(
         stop=stop,
         controls=controls,
     )
+    if on_outcomes is not None:
+        on_outcomes(outcomes)
     return await finish_review(prepared, outcomes, runtimes, settings, emit)
 
 

@@ -29,7 +29,7 @@ from coordinator.runtimes.registry import (
     default_runtime,
     runtime_for_agent,
 )
-from coordinator.session import SessionControls
+from coordinator.session import AssignmentOutcome, SessionControls
 
 NO_RUNTIME = "(none available)"
 
@@ -97,6 +97,7 @@ async def run_prepared(
     stop: anyio.Event | None = None,
     controls: SessionControls | None = None,
     on_runtimes_ready: Callable[[], None] | None = None,
+    on_outcomes: Callable[[Sequence[AssignmentOutcome]], None] | None = None,
 ) -> Review:
     """Start the runtimes the plan needs, run every session, stop the runtimes.
 
@@ -122,5 +123,12 @@ async def run_prepared(
         if on_runtimes_ready is not None:
             on_runtimes_ready()
         return await execute_review(
-            prepared, runtimes, settings, emit, stop=stop, controls=controls, store=store
+            prepared,
+            runtimes,
+            settings,
+            emit,
+            stop=stop,
+            controls=controls,
+            store=store,
+            on_outcomes=on_outcomes,
         )

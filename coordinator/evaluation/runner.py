@@ -3,9 +3,8 @@
 Each case is planned by ``coordinator.runner.plan_review_for`` and run the way
 ``run_prepared`` runs a review (same runtimes, same session runner, same merge,
 mechanical checks and verifier through ``pipeline.finish_review``), in a private
-checkout (``workspace``). ``_run_sessions`` mirrors ``run_prepared`` for one
-reason: eval needs each reviewer's own answers (the session outcomes) to score it
-alone, and ``run_prepared`` returns only the finished Review. Cases run one after
+checkout (``workspace``). ``_run_sessions`` keeps each reviewer's own answers
+(the session outcomes, through ``run_prepared``'s ``on_outcomes``) to score it alone. Cases run one after
 another, so a case's wall time is its own. Every repository case is checked before
 the first model is asked, so a broken dataset fails fast (exit 2) instead of after
 an hour of spend.
@@ -54,13 +53,10 @@ from coordinator.evaluation.workspace import check_case, materialise
 from coordinator.events import EventSink, discard
 from coordinator.findings import Anchor, Finding
 from coordinator.merge import LineLocator
-from coordinator.pipeline import PreparedReview, finish_review, with_diff_path
-from coordinator.result_store import ResultStore, default_store_path
+from coordinator.pipeline import PreparedReview, with_diff_path
 from coordinator.review import Review, ReviewerReport
-from coordinator.runner import plan_review_for
-from coordinator.runtimes.base import Runtime
-from coordinator.runtimes.registry import RUNTIME_FACTORIES, RuntimeContext
-from coordinator.session import AssignmentOutcome, RunOptions, run_plan
+from coordinator.runner import plan_review_for, run_prepared
+from coordinator.session import AssignmentOutcome
 
 CaseCallback = Callable[[int, int, CaseResult], None]  # (number, of, result)
 
@@ -186,38 +182,10 @@ async def _run_sessions(
     emit: EventSink,
     stop: anyio.Event | None,
 ) -> tuple[list[AssignmentOutcome], Review]:
-    """``coordinator.runner.run_prepared``, keeping the session outcomes."""
-    store = ResultStore(default_store_path(env)) if settings.cache else None
-    fresh = [a for a in prepared.plan.assignments if store is None or store.get(a) is None]
-    async with AsyncExitStack() as stack:
-        if store is not None:
-            stack.callback(store.close)
-        runtimes: dict[str, Runtime] = {}
-        needed = {a.runtime for a in fresh}
-        if prepared.verifier is not None and prepared.verifier_runtime is not None:
-            needed.add(prepared.verifier_runtime)
-        for name in sorted(needed):
-            using = [a.agent for a in fresh if a.runtime == name]
-            if prepared.verifier is not None and prepared.verifier_runtime == name:
-                using.append(prepared.verifier)
-            unique = list({a.name: a for a in using}.values())
-            ctx = RuntimeContext(workdir=prepared.repo, agents=unique, settings=settings, env=env)
-            runtimes[name] = await stack.enter_async_context(RUNTIME_FACTORIES[name](ctx))
-        outcomes = await run_plan(
-            prepared.plan.assignments,
-            runtimes,
-            emit,
-            RunOptions(
-                workdir=prepared.repo,
-                concurrency=settings.concurrency,
-                timeout_s=settings.timeout_s,
-                budget_usd=settings.budget_usd,
-                store=store,
-            ),
-            stop=stop,
-        )
-        review = await finish_review(prepared, outcomes, runtimes, settings, emit)
-    return outcomes, review
+    """``run_prepared``, keeping the session outcomes for per-reviewer scoring."""
+    kept: list[AssignmentOutcome] = []
+    review = await run_prepared(prepared, settings, env, emit, stop=stop, on_outcomes=kept.extend)
+    return kept, review
 
 
 def _answers(
