@@ -38,6 +38,7 @@ from coordinator.review import ReviewerReport, ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec
 
 GUIDELINES_REVIEWER = "guidelines"
+REFUTED_REASON = "refuted by verifier"  # prefix of a refuted finding's rejection reason
 EVIDENCE_WINDOW = 5  # lines around the cited range where a quote may sit
 UNLINKED_FILE_FACTOR = 0.5  # score factor for an out-of-hunk finding naming no changed line
 MAX_CODE_LINES = 1500  # of the file shown to the verifier, around the findings
@@ -393,7 +394,7 @@ async def run_verifier(
                 )
                 if has_evidence:
                     reasons[finding.id] = (
-                        f"refuted by verifier: {verdict.reason.strip()} "
+                        f"{REFUTED_REASON}: {verdict.reason.strip()} "
                         f"(evidence: {(verdict.evidence or '').strip()[:120]!r})"
                     )
                     continue

@@ -30,9 +30,9 @@ from coordinator.evaluation.matching import Matching, Pair, candidate_pairs, mat
 from coordinator.evaluation.metrics import Counts
 from coordinator.findings import Finding, RejectedFinding
 from coordinator.review import Review
+from coordinator.verify import REFUTED_REASON
 
 REFUTED = "refuted"
-REFUTED_REASON = "refuted by verifier"  # coordinator.verify's reason prefix
 
 # What a judge verdict is keyed by: a golden issue's index and a finding's content.
 FindingKey = tuple[str, int, int, str, str]
