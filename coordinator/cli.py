@@ -10,15 +10,18 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
 from coordinator import __version__
-from coordinator.agents import load_roster
-from coordinator.config import FILTER_MODES, FORMATS, RUNTIMES, ReviewSettings, resolve_settings
+from coordinator.choices import FAIL_ON, FILTER_MODES, FORMATS, RUNTIMES
 from coordinator.errors import CouncilError
-from coordinator.review import FailOn, Review
+
+if TYPE_CHECKING:
+    # Typing only: `council --help` and the parser must not load pydantic or yaml.
+    from coordinator.config import ReviewSettings
+    from coordinator.review import Review
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -47,6 +50,17 @@ def _add_selection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-C", "--repo", metavar="DIR", type=Path, help="the repository (default: current directory)"
     )
+    _add_roster_flags(p)
+    p.add_argument(
+        "--show-dismissed",
+        action="store_true",
+        default=None,
+        help="keep findings dismissed in .council/dismissed.toml (default: left out)",
+    )
+
+
+def _add_roster_flags(p: argparse.ArgumentParser) -> None:
+    """Which reviewers run and how: shared by review and eval (the diff flags above are review's)."""
     p.add_argument(
         "--agents",
         metavar="A,B",
@@ -61,7 +75,7 @@ def _add_selection_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--fail-on",
-        choices=[f.value for f in FailOn],
+        choices=FAIL_ON,
         help="lowest severity that fails the review (default: high)",
     )
     p.add_argument(
@@ -146,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="in a GitHub Actions pull_request job: review the PR and post one review",
     )
 
+    tui = sub.add_parser(
+        "tui", help="review interactively: watch the reviewers work, then browse the findings"
+    )
+    _add_selection_flags(tui)
+    tui.add_argument(
+        "--no-cache",
+        action="store_false",
+        dest="cache",
+        default=None,
+        help="review afresh instead of reusing stored answers",
+    )
+
     agents = sub.add_parser("agents", help="list or show the reviewers")
     agents_sub = agents.add_subparsers(dest="agents_command", parser_class=_Parser)
     agents_sub.add_parser("list", help="list reviewers and where each definition came from")
@@ -153,7 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     agents.add_argument("-C", "--repo", metavar="DIR", type=Path)
     _add_hook_parser(sub)
+    _add_eval_parser(sub)
     return parser
+
+
+def _add_eval_parser(sub: Any) -> None:
+    from coordinator.evaluation.command import add_eval_arguments
+
+    evaluate = sub.add_parser("eval", help="score the reviewers against a labelled dataset")
+    _add_roster_flags(evaluate)
+    add_eval_arguments(evaluate)
 
 
 def _add_hook_parser(sub: Any) -> None:
@@ -177,9 +212,7 @@ def _add_hook_parser(sub: Any) -> None:
     run.add_argument("--agents", metavar="A,B", help="reviewers to run")
     run.add_argument("--model", metavar="PROVIDER/MODEL", help="model for every reviewer")
     run.add_argument("--runtime", choices=RUNTIMES, help="agent runtime for every reviewer")
-    run.add_argument(
-        "--fail-on", choices=[f.value for f in FailOn], help="lowest severity that blocks"
-    )
+    run.add_argument("--fail-on", choices=FAIL_ON, help="lowest severity that blocks")
     for command in (install, uninstall, run):
         command.add_argument("-C", "--repo", metavar="DIR", type=Path)
 
@@ -201,7 +234,7 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
         "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
-        "budget_usd", "verify", "untrusted", "cache",
+        "budget_usd", "verify", "untrusted", "cache", "show_dismissed",
     )  # fmt: skip
     return {k: getattr(args, k, None) for k in keys}
 
@@ -213,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _agents_command(args, sys.stdout)
         if args.command == "hook":
             return _hook_command(args)
+        if args.command == "eval":
+            return _eval_command(args)
+        if args.command == "tui":
+            return _tui_command(args)
         return _review_command(args)
     except CouncilError as exc:
         print(f"council: error: {exc}", file=sys.stderr)
@@ -243,6 +280,8 @@ def _sole_council_error(group: BaseExceptionGroup[BaseException]) -> CouncilErro
 
 
 def _agents_command(args: argparse.Namespace, out: TextIO) -> int:
+    from coordinator.agents import load_roster
+
     repo = _repo_root(args.repo or Path.cwd())
     roster = load_roster(repo)
     if args.agents_command == "show":
@@ -279,7 +318,19 @@ def _hook_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _eval_command(args: argparse.Namespace) -> int:
+    from coordinator.config import resolve_settings
+    from coordinator.evaluation.command import eval_settings_overrides, run_eval
+
+    project = _repo_root(args.repo or Path.cwd())
+    env = dict(os.environ)
+    cli = {**_cli_settings(args), **eval_settings_overrides(args)}
+    return run_eval(args, project, resolve_settings(cli, repo=project, env=env), env)
+
+
 def _review_command(args: argparse.Namespace) -> int:
+    from coordinator.agents import load_roster
+    from coordinator.config import resolve_settings
     from coordinator.diff.sources import DiffRequest
 
     repo = _repo_root(args.repo or Path.cwd())
@@ -296,6 +347,22 @@ def _review_command(args: argparse.Namespace) -> int:
     )
     stdin_text = sys.stdin.read() if args.patch == "-" else None
     return anyio.run(_review_async, repo, request, agents, settings, env, args, stdin_text)
+
+
+def _tui_command(args: argparse.Namespace) -> int:
+    from coordinator.agents import load_roster
+    from coordinator.config import resolve_settings
+    from coordinator.diff.sources import DiffRequest
+    from coordinator.tui.launch import launch_tui  # textual is imported here, and only here
+
+    repo = _repo_root(args.repo or Path.cwd())
+    env = dict(os.environ)
+    settings = resolve_settings(_cli_settings(args), repo=repo, env=env)
+    agents = None if settings.untrusted else load_roster(repo).select(settings.agents)
+    request = DiffRequest(
+        range=args.range, base=args.base, staged=bool(args.staged), patch=args.patch
+    )
+    return launch_tui(repo, request, agents, settings, env)
 
 
 async def _review_async(

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coordinator.choices import FILTER_MODES as FILTER_MODES  # re-exported
+from coordinator.choices import FORMATS as FORMATS
+from coordinator.choices import RUNTIMES as RUNTIMES
 from coordinator.errors import ConfigError
 from coordinator.review import FailOn
-
-FILTER_MODES = ("added", "diff_context", "file", "nofilter")
-RUNTIMES = ("opencode", "claude-code", "anthropic", "openai")
-FORMATS = ("text", "markdown", "json", "sarif", "rdjson")
 
 
 @dataclass(frozen=True)

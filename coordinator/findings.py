@@ -41,7 +41,8 @@ class Anchor(StrEnum):
 class Finding(BaseModel):
     """One problem as a reviewer reported it (the reviewer output contract)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    # Not str_strip_whitespace: it would strip the indentation of suggestion and evidence.
+    model_config = ConfigDict(extra="ignore")
 
     path: str = Field(min_length=1)
     line: int = Field(ge=1)
@@ -53,6 +54,17 @@ class Finding(BaseModel):
     suggestion: str | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: str | None = None
+
+    @field_validator("path", "category", "title", "body", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("suggestion", "evidence", mode="before")
+    @classmethod
+    def _trim_blank_lines(cls, value: object) -> object:
+        # Code keeps its indentation; only surrounding blank lines and trailing spaces go.
+        return value.strip("\n").rstrip() if isinstance(value, str) else value
 
     @field_validator("severity", mode="before")
     @classmethod

@@ -57,3 +57,11 @@ def test_confidence_out_of_range_is_rejected() -> None:
 
 def test_extract_prefers_fenced_object() -> None:
     assert extract_json_text('{"a": 1} and ```json\n{"b": 2}\n```') == '{"b": 2}'
+
+
+def test_suggestion_and_evidence_keep_their_indentation() -> None:
+    item = {**GOOD, "title": "  t  ", "suggestion": "\n    return x + 1\n", "evidence": "    return x  "}
+    finding = parse_answer("", {"findings": [item]}).findings[0]
+    assert finding.title == "t"
+    assert finding.suggestion == "    return x + 1"
+    assert finding.evidence == "    return x"

@@ -12,6 +12,8 @@ from typing import Protocol
 
 from coordinator.reporters.json_report import render_json
 from coordinator.reporters.markdown import render_markdown
+from coordinator.reporters.rdjson import render_rdjson
+from coordinator.reporters.sarif import render_sarif
 from coordinator.reporters.text import render_plain_text
 from coordinator.review import Review
 
@@ -26,6 +28,16 @@ REPORTERS: dict[str, Callable[[Review], str]] = {
     "text": render_plain_text,  # the CLI calls render_text(color=...) itself on a terminal
     "markdown": render_markdown,
     "json": render_json,
+    "sarif": render_sarif,
+    "rdjson": render_rdjson,
 }
 
-__all__ = ["REPORTERS", "Reporter", "render_json", "render_markdown", "render_plain_text"]
+__all__ = [
+    "REPORTERS",
+    "Reporter",
+    "render_json",
+    "render_markdown",
+    "render_plain_text",
+    "render_rdjson",
+    "render_sarif",
+]
