@@ -18,12 +18,16 @@ The output depends only on the *set* of inputs, never on their order.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import heapq
 import re
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 from coordinator.findings import (
@@ -192,39 +196,75 @@ def _member_key(reviewer: str, f: Finding) -> _Key:
     )
 
 
-@dataclass(frozen=True)
 class _Candidate:
-    reported: ReportedFinding
-    anchor: Anchor
-    key: _Key
-    category: str
-    title: str
-    title_tokens: frozenset[str]
-    text_tokens: frozenset[str]
+    """A reported finding on its way through merge; its words are read only when compared.
+
+    Most findings of a big review have no neighbour within NEAR_LINES, so their
+    title and body are never tokenised; slots keep 100,000 of these small.
+    """
+
+    __slots__ = (
+        "_text_tokens",
+        "_title_tokens",
+        "anchor",
+        "category",
+        "key",
+        "last_line",
+        "line",
+        "path",
+        "reported",
+        "reviewer",
+    )
+
+    def __init__(self, reported: ReportedFinding, anchor: Anchor) -> None:
+        f = reported.finding
+        self.reported = reported
+        self.reviewer = reported.reviewer
+        self.path, self.line, self.last_line = f.path, f.line, f.last_line
+        self.anchor = anchor
+        self.key = _member_key(reported.reviewer, f)
+        self.category = f.category.strip().lower()
+        self._title_tokens: frozenset[str] | None = None
+        self._text_tokens: frozenset[str] | None = None
 
     @classmethod
     def of(cls, reported: ReportedFinding, anchor: Anchor) -> _Candidate:
-        f = reported.finding
-        title_tokens = _tokens(f.title)
-        return cls(
-            reported=reported,
-            anchor=anchor,
-            key=_member_key(reported.reviewer, f),
-            category=f.category.strip().lower(),
-            title=_collapse(f.title.lower()),
-            title_tokens=title_tokens,
-            text_tokens=title_tokens | _tokens(f.body),
-        )
+        return cls(reported, anchor)
+
+    @property
+    def title(self) -> str:
+        return _normal_title(self.reported.finding.title)
+
+    @property
+    def title_tokens(self) -> frozenset[str]:
+        if self._title_tokens is None:
+            self._title_tokens = _tokens(self.reported.finding.title)
+        return self._title_tokens
+
+    @property
+    def text_tokens(self) -> frozenset[str]:
+        if self._text_tokens is None:
+            self._text_tokens = self.title_tokens | _tokens(self.reported.finding.body)
+        return self._text_tokens
+
+
+_FINDING_FIELDS = tuple(Finding.model_fields)
 
 
 def _finding_fields(finding: Finding) -> dict[str, Any]:
     # Only the Finding fields, even if a caller passed a subclass carrying more.
-    return {name: getattr(finding, name) for name in Finding.model_fields}
+    values = finding.__dict__
+    return {name: values[name] for name in _FINDING_FIELDS}
+
+
+# The results are built with model_construct: every field comes from a Finding that
+# was validated when it was parsed, or is computed here with its declared type, and
+# validating 100,000 of them again would be most of a big merge's time.
 
 
 def _reject(reported: ReportedFinding, reason: str) -> RejectedFinding:
     fields = _finding_fields(reported.finding)
-    return RejectedFinding(**fields, reviewer=reported.reviewer, reason=reason)
+    return RejectedFinding.model_construct(**fields, reviewer=reported.reviewer, reason=reason)
 
 
 def _apply_reviewer_limits(
@@ -232,15 +272,15 @@ def _apply_reviewer_limits(
 ) -> tuple[list[_Candidate], list[RejectedFinding]]:
     by_reviewer: dict[str, list[_Candidate]] = defaultdict(list)
     for c in candidates:
-        by_reviewer[c.reported.reviewer].append(c)
+        by_reviewer[c.reviewer].append(c)
     kept: list[_Candidate] = []
     rejected: list[RejectedFinding] = []
     for reviewer, group in by_reviewer.items():
-        group.sort(key=lambda c: c.key)  # severity, then confidence, first
         limit = limits.get(reviewer)
-        if limit is None:
-            kept.extend(group)
+        if limit is None or len(group) <= limit:
+            kept.extend(group)  # nothing to cut; clustering does not depend on order
             continue
+        group.sort(key=_by_key)  # severity, then confidence, first
         kept.extend(group[:limit])
         rejected.extend(
             _reject(c.reported, f"over reviewer max_findings {limit} for {reviewer} (rank {i})")
@@ -264,6 +304,7 @@ _STOPWORDS = frozenset(
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("s", ""))
 
 
+@lru_cache(maxsize=1 << 16)  # reviewers' vocabulary is small; findings repeat its words
 def _stem(word: str) -> str:
     # Just enough stemming that "awaited"/"await" and "closes"/"closing" meet.
     for suffix, replacement in _SUFFIXES:
@@ -275,10 +316,23 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1 << 12)  # titles repeat across reviewers and chunks
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(
-        _stem(w) for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOPWORDS
-    )
+    """Stems of the distinct words (runs of [a-z0-9] in the lowercased text) that are
+    longer than one character and not stopwords.
+
+    The split runs in C: every byte but [a-z0-9] becomes a space (non-ASCII
+    characters, encoded as "?", are separators as in ``_WORD``); one-character words
+    are dropped along with the stopwords by a set difference.
+    """
+    ascii_text = text.lower().encode("ascii", "replace").translate(_WORD_BYTES)
+    words = set(ascii_text.decode("ascii").split())
+    words -= _DROPPED_WORDS
+    return frozenset(map(_stem, words))
+
+
+_WORD_BYTES = bytes(b if 97 <= b <= 122 or 48 <= b <= 57 else 32 for b in range(256))
+_DROPPED_WORDS = _STOPWORDS | frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _overlaps(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
@@ -307,22 +361,27 @@ def _similar_text(a: _Candidate, b: _Candidate) -> bool:
 
 
 def _same_problem(a: _Candidate, b: _Candidate) -> bool:
-    fa, fb = a.reported.finding, b.reported.finding
-    if fa.path != fb.path:
+    if a.path != b.path:
         return False
-    gap = max(fa.line, fb.line) - min(fa.last_line, fb.last_line)  # <= 0: ranges overlap
+    gap = max(a.line, b.line) - min(a.last_line, b.last_line)  # <= 0: ranges overlap
     if gap > NEAR_LINES:
         return False
-    if a.reported.reviewer == b.reported.reviewer:
+    if a.reviewer == b.reviewer:
         # One reviewer's separate findings on neighbouring lines are usually separate
         # instances ("unused x", "unused y"): merge only a restatement on the same lines.
         return gap <= 0 and _similar_text(a, b)
-    return _similar_text(a, b) or (gap <= 0 and a.category == b.category)
+    # The cheap test first: the words are tokenised only when it does not settle it.
+    return (gap <= 0 and a.category == b.category) or _similar_text(a, b)
 
 
 def _cluster(candidates: list[_Candidate]) -> list[list[_Candidate]]:
-    """Connected components of `_same_problem`: a partition, so order-independent."""
-    ordered = sorted(candidates, key=lambda c: (c.reported.finding.path, c.key))
+    """Connected components of `_same_problem`: a partition, so order-independent.
+
+    Every pair the sweep below must look at is looked at whatever the input order
+    (findings starting on one line are all compared), and `_same_problem` is
+    symmetric, so the components do not depend on the order either.
+    """
+    ordered = candidates
     parent = list(range(len(ordered)))
 
     def find(i: int) -> int:
@@ -331,25 +390,54 @@ def _cluster(candidates: list[_Candidate]) -> list[list[_Candidate]]:
             i = parent[i]
         return i
 
+    # Only findings on one file and within NEAR_LINES of each other can be the same
+    # problem: bucket by file and sweep each bucket in line order (never all pairs).
+    # The sweep keeps the open components: per component, its members whose range
+    # still reaches the current line. A new finding is compared with each open
+    # component's members only until one matches — then it joins the whole
+    # component — so findings crowded onto a few lines, most of them one problem,
+    # cost about one comparison per component instead of one per neighbour.
+    starts = [c.line for c in ordered]
+    reach = [c.last_line + NEAR_LINES for c in ordered]
     by_path: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(ordered):
-        by_path[c.reported.finding.path].append(i)
+        by_path[c.path].append(i)
+    same_problem = _same_problem
     for indices in by_path.values():
-        indices.sort(key=lambda i: ordered[i].reported.finding.line)
-        for pos, i in enumerate(indices):
-            a = ordered[i]
-            for j in indices[pos + 1 :]:
-                b = ordered[j]
-                # Sorted by start line: every later b starts even further away.
-                if b.reported.finding.line - a.reported.finding.last_line > NEAR_LINES:
-                    break
-                if _same_problem(a, b):
-                    parent[find(i)] = find(j)
+        if len(indices) == 1:
+            continue
+        indices.sort(key=starts.__getitem__)
+        open_members: dict[int, deque[int]] = {}  # root -> members, in line order
+        for j in indices:
+            start, b = starts[j], ordered[j]
+            joined: list[deque[int]] = []
+            for root, members in list(open_members.items()):
+                while members and reach[members[0]] < start:
+                    members.popleft()  # ranges end in about line order: drop the ended
+                if not members:
+                    del open_members[root]
+                    continue
+                for i in reversed(members):  # nearest first: the likeliest match
+                    if reach[i] >= start and same_problem(ordered[i], b):
+                        parent[root] = j
+                        joined.append(open_members.pop(root))
+                        break
+            if len(joined) == 1:
+                joined[0].append(j)
+                open_members[j] = joined[0]
+            else:
+                merged = deque(heapq.merge(*joined, key=starts.__getitem__)) if joined else deque()
+                merged.append(j)
+                open_members[j] = merged
 
     groups: dict[int, list[_Candidate]] = defaultdict(list)
     for i, c in enumerate(ordered):
         groups[find(i)].append(c)
-    return [sorted(g, key=lambda c: c.key) for g in groups.values()]
+    return [sorted(g, key=_by_key) if len(g) > 1 else g for g in groups.values()]
+
+
+def _by_key(c: _Candidate) -> _Key:
+    return c.key
 
 
 # -- merging, fingerprints, scores ------------------------------------------------------
@@ -372,11 +460,15 @@ def agreement_bonus(reviewer_count: int) -> float:
 
 _LINE_REF = re.compile(r"\b(?:lines?|ln|l)\.?\s*#?\d+(?:\s*(?:-|\u2013|to|and)\s*\d+)?\b")
 _PATH_LINE_REF = re.compile(r"(\.\w+):\d+(?:[:-]\d+)?\b")
-_SPACE = re.compile(r"\s+")
 
 
 def _collapse(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())  # runs of whitespace to one space, none at the ends
+
+
+@lru_cache(maxsize=1 << 12)
+def _normal_title(title: str) -> str:
+    return _collapse(title.lower())
 
 
 def normalise_fingerprint_text(text: str) -> str:
@@ -398,16 +490,13 @@ def fingerprint(finding: Finding, code_line: str | None) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is several times slower
 class _Cluster:
     members: tuple[_Candidate, ...]  # sorted by key; members[0] is the representative
     reviewers: tuple[str, ...]
     severity: Severity
     confidence: float
-
-    @property
-    def representative(self) -> _Candidate:
-        return self.members[0]
+    representative: _Candidate
 
     @property
     def order_key(self) -> tuple[_Key, ...]:
@@ -417,13 +506,14 @@ class _Cluster:
     def of(cls, members: list[_Candidate]) -> _Cluster:
         best: dict[str, float] = {}
         for m in members:
-            name, conf = m.reported.reviewer, m.reported.finding.confidence
+            name, conf = m.reviewer, m.reported.finding.confidence
             best[name] = max(conf, best.get(name, 0.0))
         return cls(
-            members=tuple(members),
-            reviewers=tuple(sorted(best)),
-            severity=members[0].reported.finding.severity,
-            confidence=combine_confidence(best),
+            tuple(members),
+            tuple(sorted(best)),
+            members[0].reported.finding.severity,
+            combine_confidence(best),
+            members[0],
         )
 
 
@@ -438,7 +528,7 @@ def _assign_ids(clusters: list[_Cluster], locator: LineLocator) -> list[str]:
     by_base: dict[str, list[int]] = defaultdict(list)
     for i, b in enumerate(base):
         by_base[b].append(i)
-    for b in sorted(by_base):
+    for b in sorted(b for b, same in by_base.items() if len(same) > 1):
         indices = sorted(by_base[b], key=lambda i: clusters[i].order_key)
         for i in indices[1:]:
             salt = 1
@@ -471,7 +561,7 @@ def _confidence_reason(confidence: float, minimum: float) -> str:
 def _review_finding(cluster: _Cluster, finding_id: str, rank: int, score: float) -> ReviewFinding:
     fields = _finding_fields(cluster.representative.reported.finding)
     fields.update(severity=cluster.severity, confidence=cluster.confidence)
-    return ReviewFinding(
+    return ReviewFinding.model_construct(
         **fields,
         id=finding_id,
         rank=rank,
@@ -488,13 +578,48 @@ def _review_finding(cluster: _Cluster, finding_id: str, rank: int, score: float)
 def merge_findings(
     reported: Sequence[ReportedFinding], locator: LineLocator, options: MergeOptions
 ) -> MergeResult:
+    with _cyclic_gc_paused():
+        return _merge(reported, locator, options)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while merge runs.
+
+    Merge builds a few objects per finding and no reference cycles, and it runs over
+    a heap that holds every reported finding: each full collection the allocations
+    trigger walks all of it for nothing (a third of a 100,000-finding merge). Memory
+    is still freed by reference counting; the collector is back on afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _merge(
+    reported: Sequence[ReportedFinding], locator: LineLocator, options: MergeOptions
+) -> MergeResult:
     rejected: list[RejectedFinding] = []
     candidates: list[_Candidate] = []
+    # Reviewers that agree report the same lines: locate each range once.
+    anchors: dict[tuple[str, int, int], Anchor] = {}
+    kept_anchors = ANCHOR_FACTOR[options.filter_mode]
     for r in reported:
-        anchor = anchor_finding(r.finding, locator)
-        reason = _filter_reason(r.finding, anchor, options.filter_mode)
+        f = r.finding
+        where = (f.path, f.line, f.last_line)
+        anchor = anchors.get(where)
+        if anchor is None:
+            anchor = anchors[where] = anchor_finding(f, locator)
+        if anchor in kept_anchors:
+            candidates.append(_Candidate(r, anchor))
+            continue
+        reason = _filter_reason(f, anchor, options.filter_mode)
         if reason is None:
-            candidates.append(_Candidate.of(r, anchor))
+            candidates.append(_Candidate(r, anchor))
         else:
             rejected.append(_reject(r, reason))
 

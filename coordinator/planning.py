@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from coordinator.agents import AgentSpec
-from coordinator.diff.chunking import chunk_diff, estimate_tokens
+from coordinator.diff.chunking import ChunkingResult, chunk_diff, estimate_tokens
 from coordinator.diff.model import Chunk, Diff
 from coordinator.findings import Unreviewed, UnreviewedReason
 from coordinator.guidelines import guidelines_for
@@ -60,10 +60,13 @@ def plan_review(
     unreviewed: dict[tuple[str, str, str | None], Unreviewed] = {}
     covered: set[str] = set()
     assignments: list[Assignment] = []
+    # Reviewers that cover the same files get the same chunks: chunk each file set once.
+    chunked: dict[tuple[int, ...], ChunkingResult] = {}
     for agent in agents:
-        files = [f for f in diff.files if agent.covers(f.path)]
+        picked = tuple(i for i, f in enumerate(diff.files) if agent.covers(f.path))
+        files = [diff.files[i] for i in picked]
         covered.update(f.path for f in files)
-        result = chunk_diff(files, chunk_tokens)
+        result = chunked.get(picked) or chunked.setdefault(picked, chunk_diff(files, chunk_tokens))
         for item in result.unreviewed:
             unreviewed.setdefault((item.path, item.reason, item.detail), item)
         count = len(result.chunks)

@@ -79,6 +79,7 @@ class ResultStore:
         self.max_entries = max_entries
         self.max_age_s = max_age_s
         self._db: sqlite3.Connection | None = None
+        self._count = 0  # rows in the table, as this connection has seen them
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -97,7 +98,9 @@ class ResultStore:
             "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL NOT NULL,"
             " findings TEXT NOT NULL, tokens_in INTEGER, tokens_out INTEGER, cost REAL, model TEXT)"
         )
-        db.execute("SELECT count(*) FROM answers").fetchone()
+        # Pruning on every put must not scan the table (the hot path of every session).
+        db.execute("CREATE INDEX IF NOT EXISTS answers_created ON answers (created)")
+        self._count = db.execute("SELECT count(*) FROM answers").fetchone()[0]
         return db
 
     def close(self) -> None:
@@ -128,12 +131,14 @@ class ResultStore:
 
     def put(self, assignment: Assignment, answer: StoredAnswer) -> None:
         payload = _FINDINGS.dump_json(answer.findings).decode()
+        key = assignment_key(assignment)
         try:
             db = self._connect()
+            known = db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    assignment_key(assignment),
+                    key,
                     time.time(),
                     payload,
                     answer.usage.tokens_in,
@@ -142,17 +147,22 @@ class ResultStore:
                     answer.model,
                 ),
             )
+            self._count += known is None
             self._prune(db)
         except sqlite3.DatabaseError:
             self._reset()
 
     def _prune(self, db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM answers WHERE created < ?", (time.time() - self.max_age_s,))
-        db.execute(
-            "DELETE FROM answers WHERE key IN (SELECT key FROM answers ORDER BY created DESC"
-            " LIMIT -1 OFFSET ?)",
-            (self.max_entries,),
-        )
+        """Drop expired entries, then the oldest beyond the cap: index range scans only."""
+        cutoff = time.time() - self.max_age_s
+        self._count -= db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
+        excess = self._count - self.max_entries
+        if excess > 0:
+            self._count -= db.execute(
+                "DELETE FROM answers WHERE key IN"
+                " (SELECT key FROM answers ORDER BY created LIMIT ?)",
+                (excess,),
+            ).rowcount
 
     def _reset(self) -> None:
         self.close()

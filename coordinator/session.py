@@ -231,7 +231,9 @@ async def _run_one(
     try:
         with anyio.CancelScope() as scope:
             controls._enter(assignment.key, scope)
-            async with limiters[0], limiters[1]:
+            # The runtime's own limit first: a session waiting for a busy runtime must
+            # not hold one of the global slots another runtime's session could use.
+            async with limiters[1], limiters[0]:
                 if not budget.allows_another():
                     outcome.status = ReviewerStatus.SKIPPED
                     outcome.over_budget = True

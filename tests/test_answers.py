@@ -60,7 +60,12 @@ def test_extract_prefers_fenced_object() -> None:
 
 
 def test_suggestion_and_evidence_keep_their_indentation() -> None:
-    item = {**GOOD, "title": "  t  ", "suggestion": "\n    return x + 1\n", "evidence": "    return x  "}
+    item = {
+        **GOOD,
+        "title": "  t  ",
+        "suggestion": "\n    return x + 1\n",
+        "evidence": "    return x  ",
+    }
     finding = parse_answer("", {"findings": [item]}).findings[0]
     assert finding.title == "t"
     assert finding.suggestion == "    return x + 1"

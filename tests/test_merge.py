@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coordinator import merge as merge_module
 from coordinator.findings import Anchor, Finding, ReportedFinding, Severity
 from coordinator.merge import (
     ANCHOR_FACTOR,
@@ -22,6 +23,11 @@ from coordinator.merge import (
     combine_confidence,
     merge_findings,
 )
+
+# The clustering's internals, checked against its definition below.
+_Candidate = merge_module._Candidate
+_cluster = merge_module._cluster
+_same_problem = merge_module._same_problem
 
 
 @dataclass
@@ -528,3 +534,59 @@ def test_conservation_and_determinism(
     # Determinism: any permutation of the same inputs gives the same result.
     shuffled = data.draw(st.permutations(findings))
     assert merge_findings(shuffled, locator, options) == result
+
+
+def _components_by_all_pairs(candidates: list[merge_module._Candidate]) -> set[frozenset[int]]:
+    """The definition the sweep must match: components of _same_problem over every pair."""
+    parent = list(range(len(candidates)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(candidates)), 2):
+        if _same_problem(candidates[i], candidates[j]):
+            parent[find(i)] = find(j)
+    groups: dict[int, set[int]] = {}
+    for i in range(len(candidates)):
+        groups.setdefault(find(i), set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(findings=st.lists(reported_findings(), max_size=40))
+def test_clusters_are_the_components_of_same_problem_over_all_pairs(
+    findings: list[ReportedFinding],
+) -> None:
+    """The sweep (bucketed, line-ordered, stopping at the first match per component)
+    finds exactly the connected components an all-pairs comparison would."""
+    candidates = [_Candidate(r, Anchor.ADDED) for r in findings]
+    index = {id(c): i for i, c in enumerate(candidates)}
+    swept = {frozenset(index[id(c)] for c in group) for group in _cluster(candidates)}
+    assert swept == _components_by_all_pairs(candidates)
+
+
+def test_findings_crowded_on_a_few_lines_cost_about_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thousands of findings on a handful of lines, mostly one problem: the sweep
+    compares each with about one member per open component, not with every neighbour."""
+    calls = 0
+    crowd = [
+        _Candidate(
+            rf(reviewer=f"r{i % 6}", line=1 + i % 5, category="security", title=f"Issue {i % 7}"),
+            Anchor.ADDED,
+        )
+        for i in range(3000)
+    ]
+
+    def counting(a: merge_module._Candidate, b: merge_module._Candidate) -> bool:
+        nonlocal calls
+        calls += 1
+        return _same_problem(a, b)
+
+    monkeypatch.setattr(merge_module, "_same_problem", counting)
+    groups = _cluster(crowd)
+    assert len(groups) == 1
+    assert calls < 5 * len(crowd)  # all pairs would be ~4.5 million

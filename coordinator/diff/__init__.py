@@ -12,6 +12,7 @@ from coordinator.diff.model import (
     DiffLine,
     FileStatus,
     Hunk,
+    HunkLines,
     LineKind,
     NewSide,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "DiffSourceError",
     "FileStatus",
     "Hunk",
+    "HunkLines",
     "LineKind",
     "LineMap",
     "NewSide",

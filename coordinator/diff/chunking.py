@@ -24,10 +24,9 @@ from dataclasses import dataclass, field, replace
 from coordinator.diff.model import Chunk, DiffFile, FileStatus, Hunk
 from coordinator.diff.render import (
     number_width,
-    render_chunk,
     render_file_header,
-    render_hunk,
     render_hunk_header,
+    rendered_hunk_size,
 )
 from coordinator.findings import Unreviewed, UnreviewedReason
 
@@ -116,7 +115,8 @@ class _Size:
 
     @classmethod
     def of(cls, text: str) -> _Size:
-        return cls(len(text.encode("utf-8")), text.count("\n"))
+        nbytes = len(text) if text.isascii() else len(text.encode("utf-8"))
+        return cls(nbytes, text.count("\n"))
 
     def __add__(self, other: _Size) -> _Size:
         return _Size(self.bytes + other.bytes, self.newlines + other.newlines)
@@ -142,9 +142,8 @@ class _MeasuredHunk:
     @classmethod
     def of(cls, hunk: Hunk) -> _MeasuredHunk:
         width = number_width((hunk,))
-        text = render_hunk(hunk, width)
-        rows = text.count("\n") - 1  # every line but the @@ header
-        return cls(hunk, _Size.of(text), width, rows)
+        nbytes, newlines = rendered_hunk_size(hunk, width)
+        return cls(hunk, _Size(nbytes, newlines), width, newlines - 1)  # rows: all but @@
 
 
 @dataclass(slots=True)
@@ -223,10 +222,10 @@ class _Packer:
     def _close(self) -> None:
         if not self.open_files:
             return
-        files = tuple(self.open_files)
-        draft = Chunk(index=len(self.chunks), files=files, estimated_tokens=0)
-        # Measured on the real text; equals _tokens(self.open_size) by construction.
-        self.chunks.append(replace(draft, estimated_tokens=estimate_tokens(render_chunk(draft))))
+        # Equals estimate_tokens(render_chunk(chunk)) by construction (tests check it),
+        # so the chunk's text is not rendered here: reviewers' prompts render it once.
+        tokens = _tokens(self.open_size)
+        self.chunks.append(Chunk(len(self.chunks), tuple(self.open_files), tokens))
         self.open_files = []
         self.open_size = _Size()
 

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from coordinator.diff.model import DiffFile, DiffLine, FileStatus, LineKind
+from coordinator.diff.model import DiffFile, DiffLine, FileStatus, HunkLines, LineKind
 from coordinator.findings import Anchor
 
 __all__ = ["LineMap", "new_length_from_hunks"]
@@ -43,7 +43,10 @@ class _FileLines:
     reviewable: bool  # not deleted, not binary
     length: int | None  # new-side line count; None when unknown
     starts: tuple[int, ...]  # first new line number of each hunk with new-side lines, ascending
-    rows: tuple[tuple[DiffLine, ...], ...]  # each such hunk's new-side lines, in order
+    hunks: tuple[Sequence[DiffLine], ...]  # each such hunk's lines
+    # Each such hunk's new-side lines, kept when a lookup first lands in it: DiffLines,
+    # or for a parsed hunk its raw patch lines, so no DiffLine is ever built for them.
+    rows: dict[int, Sequence[DiffLine] | list[str]]
 
 
 class LineMap:
@@ -76,9 +79,11 @@ class LineMap:
         entry = self._files.get(path)
         if entry is None or not entry.reviewable or line < 1:
             return Anchor.OUTSIDE
-        found = _find(entry, line)
-        if found is not None:
-            return Anchor.ADDED if found.kind is LineKind.ADD else Anchor.CONTEXT
+        row = _row(entry, line)
+        if row is not None:
+            if isinstance(row, str):
+                return Anchor.ADDED if row[:1] == "+" else Anchor.CONTEXT
+            return Anchor.ADDED if row.kind is LineKind.ADD else Anchor.CONTEXT
         if entry.length is None or line <= entry.length:
             return Anchor.FILE
         return Anchor.OUTSIDE
@@ -88,30 +93,56 @@ class LineMap:
         entry = self._files.get(path)
         if entry is None or not entry.reviewable:
             return None
-        found = _find(entry, line)
-        return None if found is None else found.text
+        row = _row(entry, line)
+        if row is None or not isinstance(row, str):
+            return None if row is None else row.text
+        return row[1:-1] if row.endswith("\r") else row[1:]
 
 
 def _index_file(file: DiffFile, count: int | None) -> _FileLines:
     reviewable = file.status is not FileStatus.DELETED and not file.is_binary
     if not reviewable:
-        return _FileLines(False, None, (), ())
-    blocks: list[tuple[int, tuple[DiffLine, ...]]] = []
+        return _FileLines(False, None, (), (), {})
+    blocks: list[tuple[int, Sequence[DiffLine]]] = []
     for hunk in file.hunks:
-        new_side = tuple(ln for ln in hunk.lines if ln.new_lineno is not None)
+        lines = hunk.lines
+        if isinstance(lines, HunkLines):
+            # Parsed hunks are numbered from new_start, checked against the header.
+            if lines.last_new_lineno is not None:
+                blocks.append((hunk.new_start, lines))
+            continue
+        new_side = tuple(ln for ln in lines if ln.new_lineno is not None)
         if new_side:
             blocks.append((new_side[0].new_lineno or 0, new_side))
     blocks.sort(key=lambda block: block[0])
     length = count if count is not None else new_length_from_hunks(file)
     return _FileLines(
-        True, length, tuple(start for start, _ in blocks), tuple(rows for _, rows in blocks)
+        True,
+        length,
+        tuple(start for start, _ in blocks),
+        tuple(lines for _, lines in blocks),
+        {},
     )
 
 
-def _find(entry: _FileLines, line: int) -> DiffLine | None:
+def _row(entry: _FileLines, line: int) -> DiffLine | str | None:
+    """New-file line ``line`` as a hunk shows it: a DiffLine, or a parsed hunk's patch line."""
     i = bisect_right(entry.starts, line) - 1
     if i < 0:
         return None
-    rows = entry.rows[i]
+    rows = entry.rows.get(i)
+    if rows is None:
+        lines = entry.hunks[i]
+        if isinstance(lines, HunkLines):
+            if line > (lines.last_new_lineno or 0):
+                return None  # between hunks: no need to look at this one's lines
+            # Patch lines of the new side: everything but "-" lines and "\\" notes.
+            rows = [raw for raw in lines.body.split("\n") if raw[:1] not in _OLD_SIDE_ONLY]
+        else:
+            rows = tuple(ln for ln in lines if ln.new_lineno is not None)
+        entry.rows[i] = rows
     offset = line - entry.starts[i]
     return rows[offset] if offset < len(rows) else None
+
+
+_OLD_SIDE_ONLY = ("-", "\\")

@@ -17,9 +17,9 @@ carry them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from coordinator.diff.model import DiffFile, DiffLine, FileStatus, Hunk, LineKind
+from coordinator.diff.model import DiffFile, FileStatus, Hunk, HunkLines
 from coordinator.errors import CouncilError
 
 __all__ = ["DiffParseError", "parse_unified_diff"]
@@ -56,23 +56,14 @@ def parse_unified_diff(text: str) -> tuple[DiffFile, ...]:
     output, ``Only in ...`` lines of ``diff -r``, signatures) is skipped. Text with
     no file diff at all gives ``()``.
     """
-    return _Parser(_split_lines(text)).parse()
-
-
-def _split_lines(text: str) -> list[str]:
-    # Only "\n" ends a line: str.splitlines() would also split on \r, \x0b, \x1c,
-    # \u2028 ... that can legitimately sit inside a source line.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    return _Parser(text).parse()
 
 
 @dataclass
 class _Header:
     """What the lines before a file's first hunk said about it."""
 
-    start: int  # 0-based index of the first header line
+    start: int  # 0-based number of the first header line
     git_old: str | None = None  # names from the "diff --git" line, prefix stripped
     git_new: str | None = None
     minus: str | None = None  # names from ---/+++ (raw, DEV_NULL kept)
@@ -93,49 +84,81 @@ class _Header:
 
 
 class _Parser:
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.pos = 0
+    """A cursor over the text: lines are read where they are, never split out all at once.
+
+    Only "\\n" ends a line: str.splitlines() would also split on \\r, \\x0b, \\x1c,
+    \\u2028 ... that can legitimately sit inside a source line. Hunk bodies are
+    checked by counting markers over whole runs of lines (C speed) and kept as one
+    slice of the text each (``HunkLines``); only an unusual body is walked line by
+    line, which is also what words the error when the body does not match.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.size = len(text)
+        self.pos = 0  # offset of the current line's first character
+        self.lineno = 0  # 0-based number of the current line, for messages
+
+    # ----------------------------------------------------------------- cursor
+
+    def _at_end(self) -> bool:
+        return self.pos >= self.size
+
+    def _eol(self, start: int) -> int:
+        end = self.text.find("\n", start)
+        return self.size if end < 0 else end
+
+    def _line(self) -> str:
+        return self.text[self.pos : self._eol(self.pos)]
+
+    def _advance(self) -> None:
+        self.pos = self._eol(self.pos) + 1
+        self.lineno += 1
+
+    def _next_starts_with(self, prefix: str) -> bool:
+        following = self._eol(self.pos) + 1
+        return following < self.size and self.text.startswith(prefix, following)
 
     def parse(self) -> tuple[DiffFile, ...]:
         files: list[DiffFile] = []
-        lines = self.lines
-        while self.pos < len(lines):
-            line = _strip_cr(lines[self.pos])
+        while not self._at_end():
+            line = _strip_cr(self._line())
             if line.startswith("diff --git "):
                 files.append(self._git_file())
             elif line.startswith(("diff --cc ", "diff --combined ")):
                 raise DiffParseError(
-                    f"line {self.pos + 1}: combined (merge) diffs are not supported; "
+                    f"line {self.lineno + 1}: combined (merge) diffs are not supported; "
                     "diff against one parent instead"
                 )
             elif self._at_plain_file_start():
                 files.append(self._plain_file())
             elif line.startswith("Binary files ") and (m := _BINARY_FILES.fullmatch(line)):
                 # `diff -r` reports binary files with this line alone.
-                files.append(_plain_diff_file(m.group(1), m.group(2), (), self.pos, is_binary=True))
-                self.pos += 1
+                files.append(
+                    _plain_diff_file(m.group(1), m.group(2), (), self.lineno, is_binary=True)
+                )
+                self._advance()
             else:
-                self.pos += 1
+                self._advance()
         return tuple(files)
 
     # ----------------------------------------------------------------- git format
 
     def _git_file(self) -> DiffFile:
-        lines = self.lines
-        header = _Header(start=self.pos)
+        header = _Header(start=self.lineno)
         header.git_old, header.git_new = _git_header_names(
-            _strip_cr(lines[self.pos])[len("diff --git ") :]
+            _strip_cr(self._line())[len("diff --git ") :]
         )
-        self.pos += 1
-        while self.pos < len(lines):
-            line = _strip_cr(lines[self.pos])
+        self._advance()
+        while not self._at_end():
+            line = _strip_cr(self._line())
             if line.startswith("@@ ") or line.startswith("diff --git "):
                 break
             if line.startswith("--- ") and self._next_starts_with("+++ "):
-                header.minus = _patch_name(line[4:], self.pos)
-                header.plus = _patch_name(_strip_cr(lines[self.pos + 1])[4:], self.pos + 1)
-                self.pos += 2
+                header.minus = _patch_name(line[4:], self.lineno)
+                self._advance()
+                header.plus = _patch_name(_strip_cr(self._line())[4:], self.lineno)
+                self._advance()
                 break
             if line == "GIT binary patch":
                 header.is_binary = True
@@ -143,7 +166,7 @@ class _Parser:
                 break
             if not self._git_extended_header(header, line):
                 break
-            self.pos += 1
+            self._advance()
         header.hunks = self._hunks()
         return _git_diff_file(header)
 
@@ -160,13 +183,13 @@ class _Parser:
             header.deleted_file = True
             header.old_mode = line[len("deleted file mode ") :]
         elif line.startswith("rename from "):
-            header.rename_from = _header_path(line[len("rename from ") :], self.pos)
+            header.rename_from = _header_path(line[len("rename from ") :], self.lineno)
         elif line.startswith("rename to "):
-            header.rename_to = _header_path(line[len("rename to ") :], self.pos)
+            header.rename_to = _header_path(line[len("rename to ") :], self.lineno)
         elif line.startswith("copy from "):
-            header.copy_from = _header_path(line[len("copy from ") :], self.pos)
+            header.copy_from = _header_path(line[len("copy from ") :], self.lineno)
         elif line.startswith("copy to "):
-            header.copy_to = _header_path(line[len("copy to ") :], self.pos)
+            header.copy_to = _header_path(line[len("copy to ") :], self.lineno)
         elif m := _SIMILARITY.fullmatch(line):
             header.similarity = int(m.group(1))
         elif line.startswith("dissimilarity index "):
@@ -182,124 +205,171 @@ class _Parser:
 
     def _skip_binary_patch(self) -> None:
         # Base85 data lines never contain a space, so they cannot start a new file.
-        self.pos += 1
-        while self.pos < len(self.lines) and not self.lines[self.pos].startswith("diff --git "):
-            self.pos += 1
+        self._advance()
+        if self._at_end() or self.text.startswith("diff --git ", self.pos):
+            return
+        found = self.text.find("\ndiff --git ", self.pos)
+        stop = self.size if found < 0 else found + 1
+        self.lineno += self.text.count("\n", self.pos, stop)
+        self.pos = stop
 
     # ----------------------------------------------------------------- plain format
 
     def _at_plain_file_start(self) -> bool:
-        lines = self.lines
-        i = self.pos
-        return (
-            lines[i].startswith("--- ")
-            and i + 2 < len(lines)
-            and lines[i + 1].startswith("+++ ")
-            and lines[i + 2].startswith("@@ ")
-        )
+        text = self.text
+        if not text.startswith("--- ", self.pos):
+            return False
+        second = self._eol(self.pos) + 1
+        if second >= self.size or not text.startswith("+++ ", second):
+            return False
+        third = self._eol(second) + 1
+        return third < self.size and text.startswith("@@ ", third)
 
     def _plain_file(self) -> DiffFile:
-        start = self.pos
-        minus = _patch_name(_strip_cr(self.lines[self.pos])[4:], self.pos)
-        plus = _patch_name(_strip_cr(self.lines[self.pos + 1])[4:], self.pos + 1)
-        self.pos += 2
+        start = self.lineno
+        minus = _patch_name(_strip_cr(self._line())[4:], self.lineno)
+        self._advance()
+        plus = _patch_name(_strip_cr(self._line())[4:], self.lineno)
+        self._advance()
         return _plain_diff_file(minus, plus, tuple(self._hunks()), start)
 
     # ----------------------------------------------------------------- hunks
 
     def _hunks(self) -> list[Hunk]:
         hunks: list[Hunk] = []
-        while self.pos < len(self.lines) and self.lines[self.pos].startswith("@@ "):
+        while not self._at_end() and self.text.startswith("@@ ", self.pos):
             hunks.append(self._hunk())
         self._check_no_stray_content()
         return hunks
 
     def _hunk(self) -> Hunk:
-        header_pos = self.pos
-        header_line = _strip_cr(self.lines[header_pos])
+        header_lineno = self.lineno
+        header_line = _strip_cr(self._line())
         m = _HUNK_HEADER.fullmatch(header_line)
         if m is None:
-            raise DiffParseError(f"line {header_pos + 1}: malformed hunk header {header_line!r}")
+            raise DiffParseError(f"line {header_lineno + 1}: malformed hunk header {header_line!r}")
         old_start = int(m.group(1))
         old_count = int(m.group(2)) if m.group(2) is not None else 1
         new_start = int(m.group(3))
         new_count = int(m.group(4)) if m.group(4) is not None else 1
-        self.pos += 1
-
-        out: list[DiffLine] = []
-        old_no, new_no = old_start, new_start
-        old_seen = new_seen = 0
-        lines = self.lines
-        while old_seen < old_count or new_seen < new_count:
-            if self.pos >= len(lines):
-                raise self._count_error(
-                    header_pos, header_line, old_seen, new_seen, "the patch ends"
+        self._advance()
+        start = self.pos
+        fast = self._counted_body(old_count, new_count)
+        if fast is None:
+            self._walk_body(header_lineno, header_line, old_count, new_count)
+        else:
+            self.pos, self.lineno = fast[0], self.lineno + fast[1]
+        # "\\ No newline at end of file" lines after the last counted line belong here too.
+        while not self._at_end() and self.text.startswith("\\", self.pos):
+            if self.pos == start:
+                raise DiffParseError(
+                    f"line {self.lineno + 1}: '\\ No newline at end of file' with no line before it"
                 )
-            raw = lines[self.pos]
+            self._advance()
+        lines: HunkLines | tuple[()] = ()
+        if self.pos > start:
+            body = self.text[start : self.pos - 1]  # without the last line's newline
+            lines = HunkLines(body, old_start, new_start, new_count)
+        return Hunk(old_start, old_count, new_start, new_count, m.group(5), lines)
+
+    def _counted_body(self, old_count: int, new_count: int) -> tuple[int, int] | None:
+        """End offset and line count of a plain hunk body, found by counting markers.
+
+        Takes as many lines as the counts still need at least (a context line serves
+        both sides) and counts their markers, until both sides are complete. None when
+        the body holds anything unusual (an empty context line, a bad line, too many
+        lines, the end of the text): ``_walk_body`` then reads it line by line.
+        """
+        text, size = self.text, self.size
+        cur = self.pos
+        if text.startswith("\\", cur):
+            return None
+        need_old, need_new = old_count, new_count
+        taken = 0
+        while need_old > 0 or need_new > 0:
+            step = need_old if need_old > need_new else need_new
+            first = cur
+            for _ in range(step):
+                if cur >= size:
+                    return None
+                end = text.find("\n", cur)
+                cur = size + 1 if end < 0 else end + 1
+            # Every line of the run starts right after a newline in [first - 1, cur - 1).
+            lo, hi = first - 1, cur - 1
+            adds = text.count("\n+", lo, hi)
+            deletes = text.count("\n-", lo, hi)
+            context = text.count("\n ", lo, hi)
+            notes = text.count("\n\\", lo, hi)
+            if adds + deletes + context + notes != step:
+                return None
+            need_old -= context + deletes
+            need_new -= context + adds
+            if need_old < 0 or need_new < 0:
+                return None
+            taken += step
+        return cur, taken
+
+    def _walk_body(self, header_lineno: int, header: str, old_count: int, new_count: int) -> None:
+        """Read a hunk body line by line, raising a precise error where it goes wrong."""
+        old_seen = new_seen = 0
+        seen_line = False
+        while old_seen < old_count or new_seen < new_count:
+            if self._at_end():
+                raise _count_error(header_lineno, header, old_seen, new_seen, "the patch ends")
+            raw = self._line()
             marker = raw[:1]
             if marker == "\\":
-                out = _mark_no_newline(out, self.pos)
-                self.pos += 1
-                continue
-            text, crlf = (raw[1:-1], True) if raw.endswith("\r") else (raw[1:], False)
-            if marker == "+":
+                if not seen_line:
+                    raise DiffParseError(
+                        f"line {self.lineno + 1}: '\\ No newline at end of file' "
+                        "with no line before it"
+                    )
+            elif marker == "+":
                 new_seen += 1
                 if new_seen > new_count:
-                    raise self._count_error(header_pos, header_line, old_seen, new_seen, "too many")
-                out.append(DiffLine(LineKind.ADD, text, None, new_no, crlf=crlf))
-                new_no += 1
+                    raise _count_error(header_lineno, header, old_seen, new_seen, "too many")
             elif marker == "-":
                 old_seen += 1
                 if old_seen > old_count:
-                    raise self._count_error(header_pos, header_line, old_seen, new_seen, "too many")
-                out.append(DiffLine(LineKind.DELETE, text, old_no, None, crlf=crlf))
-                old_no += 1
+                    raise _count_error(header_lineno, header, old_seen, new_seen, "too many")
             elif marker in (" ", "", "\r"):
                 # "" / "\r": an empty context line whose leading space was stripped
                 # (mail clients, editors, diff.suppressBlankEmpty).
                 old_seen += 1
                 new_seen += 1
                 if old_seen > old_count or new_seen > new_count:
-                    raise self._count_error(header_pos, header_line, old_seen, new_seen, "too many")
-                out.append(DiffLine(LineKind.CONTEXT, text, old_no, new_no, crlf=crlf))
-                old_no += 1
-                new_no += 1
+                    raise _count_error(header_lineno, header, old_seen, new_seen, "too many")
             else:
-                raise self._count_error(
-                    header_pos, header_line, old_seen, new_seen, f"line {self.pos + 1} ({raw!r})"
+                raise _count_error(
+                    header_lineno, header, old_seen, new_seen, f"line {self.lineno + 1} ({raw!r})"
                 )
-            self.pos += 1
-        while self.pos < len(lines) and lines[self.pos].startswith("\\"):
-            out = _mark_no_newline(out, self.pos)
-            self.pos += 1
-        return Hunk(old_start, old_count, new_start, new_count, m.group(5), tuple(out))
-
-    def _count_error(
-        self, header_pos: int, header: str, old_seen: int, new_seen: int, where: str
-    ) -> DiffParseError:
-        return DiffParseError(
-            f"line {header_pos + 1}: hunk {header!r} does not match its body: "
-            f"got {old_seen} old / {new_seen} new lines when {where} "
-            "(the header's line counts are wrong or the patch is truncated)"
-        )
+            seen_line = True
+            self._advance()
 
     def _check_no_stray_content(self) -> None:
         """A +/-/space line right after a file's hunks means the counts undercount the body."""
-        if self.pos >= len(self.lines):
+        if self._at_end():
             return
-        line = self.lines[self.pos]
+        line = self._line()
         if line == "-- ":
             return  # git format-patch signature separator
         if line.startswith("--- ") and self._next_starts_with("+++ "):
             return  # the next file of a plain diff
         if line[:1] in ("+", "-", " "):
             raise DiffParseError(
-                f"line {self.pos + 1}: unexpected diff content {line!r} "
+                f"line {self.lineno + 1}: unexpected diff content {line!r} "
                 "(a hunk header's line counts are smaller than its body, or a header is missing)"
             )
 
-    def _next_starts_with(self, prefix: str) -> bool:
-        return self.pos + 1 < len(self.lines) and self.lines[self.pos + 1].startswith(prefix)
+
+def _count_error(
+    header_lineno: int, header: str, old_seen: int, new_seen: int, where: str
+) -> DiffParseError:
+    return DiffParseError(
+        f"line {header_lineno + 1}: hunk {header!r} does not match its body: "
+        f"got {old_seen} old / {new_seen} new lines when {where} "
+        "(the header's line counts are wrong or the patch is truncated)"
+    )
 
 
 # --------------------------------------------------------------------- building
@@ -374,15 +444,6 @@ def _plain_names(minus: str, plus: str) -> tuple[str | None, str | None]:
         old = old[2:] if old is not None else None
         new = new[2:] if new is not None else None
     return old, new
-
-
-def _mark_no_newline(out: list[DiffLine], pos: int) -> list[DiffLine]:
-    if not out:
-        raise DiffParseError(
-            f"line {pos + 1}: '\\ No newline at end of file' with no line before it"
-        )
-    out[-1] = replace(out[-1], no_newline_at_eof=True)
-    return out
 
 
 # --------------------------------------------------------------------- names

@@ -1,4 +1,9 @@
-"""Which runtimes exist, how to build one, and which one is the default here."""
+"""Which runtimes exist, how to build one, and which one is the default here.
+
+Each factory imports its runtime when called: a runtime module loads its HTTP or
+process machinery (httpx ...), and a review answered from the stores, the git
+hook's usual case, starts no runtime and so imports none.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,7 @@ from coordinator.agents import AgentSpec
 from coordinator.config import ReviewSettings
 from coordinator.containment import runtime_env
 from coordinator.errors import ConfigError
-from coordinator.runtimes.anthropic import AnthropicRuntime
 from coordinator.runtimes.base import Runtime
-from coordinator.runtimes.claude_code import ClaudeCodeRuntime
-from coordinator.runtimes.openai import OpenAIRuntime
-from coordinator.runtimes.opencode import OpenCodeRuntime
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class RuntimeContext:
 
 
 def _opencode(ctx: RuntimeContext) -> Runtime:
+    from coordinator.runtimes.opencode import OpenCodeRuntime
+
     return OpenCodeRuntime(
         workdir=ctx.workdir,
         agents=ctx.agents,
@@ -39,6 +42,8 @@ def _opencode(ctx: RuntimeContext) -> Runtime:
 
 
 def _claude_code(ctx: RuntimeContext) -> Runtime:
+    from coordinator.runtimes.claude_code import ClaudeCodeRuntime
+
     # The binary is looked up when the runtime is entered: missing -> RuntimeUnavailable.
     return ClaudeCodeRuntime(
         binary=ctx.env.get("COUNCIL_CLAUDE_BIN") or None,
@@ -47,10 +52,14 @@ def _claude_code(ctx: RuntimeContext) -> Runtime:
 
 
 def _anthropic(ctx: RuntimeContext) -> Runtime:
+    from coordinator.runtimes.anthropic import AnthropicRuntime
+
     return AnthropicRuntime(env=runtime_env(ctx.env, "anthropic", untrusted=ctx.settings.untrusted))
 
 
 def _openai(ctx: RuntimeContext) -> Runtime:
+    from coordinator.runtimes.openai import OpenAIRuntime
+
     return OpenAIRuntime(env=runtime_env(ctx.env, "openai", untrusted=ctx.settings.untrusted))
 
 

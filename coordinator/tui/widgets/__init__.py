@@ -1,0 +1,1 @@
+"""Textual widgets of the TUI: ``live`` (the sessions) and ``review`` (the findings)."""

@@ -1,0 +1,254 @@
+"""Live view widgets: the run summary, one row per reviewer (and chunk), a session's log.
+
+They show ``state.RunState`` as the app hands it down and post what the user picks;
+they never talk to the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Label, Log, ProgressBar
+from textual.widgets.data_table import ColumnKey
+
+from coordinator.tui import render
+from coordinator.tui.state import ReviewerRow, RowState, RunState, SessionRow
+
+AGENT_ROW = "agent:"
+SESSION_ROW = "session:"
+COLUMNS = (
+    ("reviewer", "Reviewer", 20),
+    ("state", "State", 11),
+    ("time", "Time", 6),
+    ("tools", "Tools", 5),
+    ("detail", "Latest tool / note", 0),  # takes the width the others leave
+    ("tin", "In", 6),
+    ("tout", "Out", 6),
+    ("cost", "Cost", 8),
+    ("findings", "Found", 5),
+)
+_OTHERS = sum(width for _key, _label, width in COLUMNS) + 2 * len(COLUMNS) + 1
+
+
+class RunSummary(Horizontal):
+    """One line: what is reviewed, sessions done, running cost, findings; a progress bar."""
+
+    _shown: Text | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="summary-text")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="summary-progress")
+
+    def show(self, state: RunState, source: str, findings: int, note: str) -> None:
+        totals = state.totals()
+        text = Text()
+        text.append(source or "review", style="bold #87afd7")
+        text.append(f"  {totals.finished}/{totals.sessions} done")
+        if totals.running:
+            text.append(f" · {totals.running} running", style="#5fd7ff")
+        if totals.failed:
+            text.append(f" · {totals.failed} failed", style="#ff5f5f")
+        text.append(f" · {render.cost(totals.usage.cost_usd)}", style="bold")
+        text.append(f" · {findings} finding{'s' if findings != 1 else ''}")
+        if note:
+            text.append(f" · {note}", style="italic #ffaf00")
+        if text != self._shown:  # repainted ~10 times a second: touch the screen on change only
+            self._shown = text
+            self.query_one("#summary-text", Label).update(text)
+            bar = self.query_one("#summary-progress", ProgressBar)
+            bar.update(total=max(1, totals.sessions), progress=totals.finished)
+
+
+class ReviewerTable(DataTable[Text | str]):
+    """Reviewers with their chunks beneath when they have several. Rows are keyed
+    ``agent:NAME`` and ``session:KEY``."""
+
+    class Picked(Message):
+        """The highlighted row changed: these sessions are the ones to show."""
+
+        def __init__(self, row_key: str) -> None:
+            self.row_key = row_key
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", id=id)
+        self._state: RunState | None = None
+        self._width = 0
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, width=width or 20, key=key)
+
+    def on_resize(self) -> None:
+        if self._state is not None and self.size.width != self._width:
+            self.rebuild(self._state)
+
+    @property
+    def detail_width(self) -> int:
+        return max(16, self.size.width - _OTHERS)
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def rebuild(self, state: RunState) -> None:
+        """All rows again (the set of sessions changed); keeps the cursor on its row."""
+        keep = self.selected_key
+        self._state, self._width = state, self.size.width
+        self.columns[ColumnKey("detail")].width = self.detail_width
+        self.clear()
+        now = state.now()
+        for agent in state.agents:
+            reviewer = state.reviewer(agent)
+            self.add_row(*_reviewer_cells(reviewer, now), key=AGENT_ROW + agent)
+            if len(reviewer.sessions) > 1:
+                for session in reviewer.sessions:
+                    self.add_row(*_session_cells(session, now), key=SESSION_ROW + session.key)
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+    def refresh_rows(self, state: RunState, dirty: Iterable[str]) -> None:
+        """Update only what changed, plus the clocks of what is running."""
+        now = state.now()
+        keys = set(dirty)
+        keys.update(k for k, s in state.sessions.items() if s.state in _LIVE)
+        agents = {state.sessions[k].plan.agent for k in keys if k in state.sessions}
+        for key in keys:
+            row_key = SESSION_ROW + key
+            if row_key in self.rows:
+                self._set(row_key, _session_cells(state.sessions[key], now))
+        for agent in agents:
+            self._set(AGENT_ROW + agent, _reviewer_cells(state.reviewer(agent), now))
+
+    def _set(self, row_key: str, cells: list[Text | str]) -> None:
+        for (column, _label, _width), value in zip(COLUMNS, cells, strict=True):
+            if self.get_cell(row_key, column) != value:
+                self.update_cell(row_key, column, value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Picked(event.row_key.value))
+
+
+_LIVE = (RowState.RUNNING, RowState.RETRYING)
+
+
+def _detail(state: RowState, last_tool: str, note: str) -> Text:
+    if state in (RowState.FAILED, RowState.RETRYING, RowState.CANCELLED) and note:
+        return Text(note, style="#ff8787" if state is RowState.FAILED else "#d7af5f")
+    if note and state is RowState.RUNNING:
+        return Text(note, style="italic #ffaf00")
+    return Text(last_tool, style="#bcbcbc")
+
+
+def _numbers(tin: int, tout: int, usd: float, found: int) -> list[Text | str]:
+    return [
+        Text(render.tokens(tin), justify="right"),
+        Text(render.tokens(tout), justify="right"),
+        Text(render.cost(usd), justify="right"),
+        Text(str(found), justify="right", style="bold" if found else "#6c6c6c"),
+    ]
+
+
+def _reviewer_cells(reviewer: ReviewerRow, now: float) -> list[Text | str]:
+    state = reviewer.state
+    name = Text(reviewer.agent, style="bold")
+    if len(reviewer.sessions) > 1:
+        name.append(f" {reviewer.finished}/{len(reviewer.sessions)}", style="#8a8a8a")
+    usage = reviewer.usage
+    return [
+        name,
+        render.state_text(state),
+        Text(render.elapsed(reviewer.elapsed(now)), justify="right"),
+        Text(str(reviewer.tool_calls), justify="right"),
+        _detail(state, reviewer.last_tool, reviewer.note),
+        *_numbers(usage.tokens_in, usage.tokens_out, usage.cost_usd, reviewer.findings),
+    ]
+
+
+def _session_cells(session: SessionRow, now: float) -> list[Text | str]:
+    plan = session.plan
+    label = Text(f"  └ {plan.chunk_index + 1}/{plan.chunk_count} ", style="#8a8a8a")
+    label.append(", ".join(plan.paths), style="#8a8a8a")
+    label.truncate(COLUMNS[0][2], overflow="ellipsis")
+    usage = session.total_usage
+    return [
+        label,
+        render.state_text(session.state),
+        Text(render.elapsed(session.elapsed(now)), justify="right"),
+        Text(str(session.tool_calls), justify="right"),
+        _detail(session.state, session.last_tool, session.note),
+        *_numbers(usage.tokens_in, usage.tokens_out, usage.cost_usd, session.findings),
+    ]
+
+
+class SessionLog(Vertical):
+    """The picked sessions' streamed text and tool calls, appended as they arrive."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._keys: tuple[str, ...] = ()
+        self._written: dict[str, int] = {}
+        self._last_key: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="log-title")
+        yield Log(id="log-text", max_lines=20_000, auto_scroll=True)
+
+    def follow(self, sessions: list[SessionRow], title: Text) -> None:
+        """Show these sessions from the start of what is kept."""
+        self._keys = tuple(s.key for s in sessions)
+        self._written = {}
+        self._last_key = None
+        self.query_one("#log-text", Log).clear()
+        self.query_one("#log-title", Label).update(title)
+        self.append_new(sessions)
+
+    def retitle(self, title: Text) -> None:
+        self.query_one("#log-title", Label).update(title)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self._keys
+
+    def append_new(self, sessions: list[SessionRow]) -> None:
+        log = self.query_one("#log-text", Log)
+        several = len(self._keys) > 1
+        for session in sessions:
+            transcript = session.transcript
+            seen = self._written.get(session.key, transcript.first)
+            if seen < transcript.first:
+                # Older text was dropped from memory: say so instead of pretending.
+                log.write(f"\n[… {transcript.first - seen} earlier pieces dropped …]\n")
+            pieces = transcript.since(seen)
+            if not pieces:
+                continue
+            if several and self._last_key != session.key:
+                log.write(f"\n── {session.key} ──\n")
+            log.write("".join(pieces))
+            self._written[session.key] = transcript.end
+            self._last_key = session.key
+
+
+class LivePane(Vertical):
+    """The live view; its bindings apply while focus is inside it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c", "app.cancel_selected", "Cancel", tooltip="Cancel the selected reviewer or chunk"
+        ),
+        Binding("C", "app.cancel_all", "Cancel all", tooltip="Cancel every session still running"),
+        Binding(
+            "r", "app.rerun_selected", "Re-run", tooltip="Run a failed or cancelled reviewer again"
+        ),
+    ]
