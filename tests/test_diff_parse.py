@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -437,7 +436,6 @@ def test_format_patch_mail_with_message_and_signature(repo: GitRepo) -> None:
     ]
 
 
-@pytest.mark.skipif(shutil.which("diff") is None, reason="GNU diff not installed")
 def test_plain_diff_u_with_timestamps(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -23,9 +23,9 @@ from coordinator.runtimes.anthropic import (
     AnthropicRuntime,
     TokenCounts,
     estimate_cost,
-    retry_after,
 )
 from coordinator.runtimes.base import SessionSpec, TurnResult
+from coordinator.runtimes.http_api import retry_after
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
 
 MARK = "ANTHROPIC-REVIEWER-91c2"

@@ -15,7 +15,6 @@ The HTTP error helpers at the bottom are shared with the OpenAI runtime.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,12 +30,11 @@ import httpx
 from coordinator.errors import RetryableSessionError, RuntimeUnavailable, SessionError
 from coordinator.events import EventSink, SessionStarted, TextDelta, Usage, UsageUpdated
 from coordinator.runtimes.base import SessionSpec, TurnResult
-from coordinator.runtimes.opencode_events import iter_sse_json
+from coordinator.runtimes.http_api import DEFAULT_TIMEOUT, iter_sse_json, status_error
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 ANSWER_TOOL = "submit_review"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
 # An ESTIMATE from published list prices, USD per million tokens (input, output).
 # Cache writes are billed at 1.25x input, cache reads at 0.1x input. Models not
@@ -337,43 +334,4 @@ def _stream_error(error: Mapping[str, Any]) -> SessionError:
     text = f"Anthropic API error in the stream: {kind}: {message}"
     if kind in ("overloaded_error", "api_error", "rate_limit_error", "timeout_error"):
         return RetryableSessionError(text)
-    return SessionError(text)
-
-
-# ---- shared with the OpenAI runtime
-
-
-def is_retryable_status(status: int) -> bool:
-    """Worth another attempt: timeouts, conflicts, rate limits, 5xx and Anthropic's 529."""
-    return status in (408, 409, 429) or status >= 500
-
-
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def status_error(api: str, response: httpx.Response, message: str) -> SessionError:
-    text = f"{api} API answered HTTP {response.status_code}: {message}"
-    if is_retryable_status(response.status_code):
-        return RetryableSessionError(text, retry_after=retry_after(response.headers))
     return SessionError(text)

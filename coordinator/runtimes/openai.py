@@ -30,9 +30,13 @@ import httpx
 
 from coordinator.errors import RetryableSessionError, RuntimeUnavailable, SessionError
 from coordinator.events import EventSink, SessionStarted, TextDelta, Usage, UsageUpdated
-from coordinator.runtimes.anthropic import DEFAULT_TIMEOUT, is_retryable_status, status_error
 from coordinator.runtimes.base import SessionSpec, TurnResult
-from coordinator.runtimes.opencode_events import iter_sse_json
+from coordinator.runtimes.http_api import (
+    DEFAULT_TIMEOUT,
+    is_retryable_status,
+    iter_sse_json,
+    status_error,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

@@ -7,7 +7,6 @@ sessions went idle meanwhile; if it cannot reconnect it fails every waiter.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -18,6 +17,8 @@ from typing import Any
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from coordinator.runtimes.http_api import iter_sse_json
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,6 @@ def event_session_id(event: dict[str, Any]) -> str | None:
         if isinstance(inner, dict) and inner.get("sessionID"):
             return str(inner["sessionID"])
     return None
-
-
-async def iter_sse_json(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """Yield each ``data:`` payload of an SSE response as JSON; skip what is not JSON."""
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
-        elif not line.strip() and data:
-            text = "\n".join(data)
-            data = []
-            try:
-                payload = json.loads(text)
-            except json.JSONDecodeError:
-                log.debug("ignoring non-JSON SSE frame: %.200s", text)
-                continue
-            if isinstance(payload, dict):
-                yield payload
 
 
 class EventHub:
