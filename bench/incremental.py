@@ -7,7 +7,8 @@ git, guidelines, the built-in reviewers, default chunk budget) and runs every
 session on an in-process scripted runtime with the result store on (SQLite in a
 temporary cache dir). Then one file is edited once more and the review is run
 again: sessions started and tokens spent by the second run are printed as a
-percentage of the first. That is repeated for each of the 50 files (the store put
+percentage of the first, next to the floor no store can go below (one session
+per reviewer for the changed file, each with the fixed part of the prompt). That is repeated for each of the 50 files (the store put
 back to its state after the first run each time), and for the second kind of
 edit: a line changed in place, and lines added (the file's diff grows).
 
@@ -218,6 +219,17 @@ def main() -> None:
             f"(chunk budget {args.chunk_tokens} tokens)"
         )
         print(f"first run:  {first.sessions} sessions, {first_tokens:,} tokens")
+        # Whatever is remembered, a changed file needs one session per reviewer, and each
+        # session carries the fixed prompt (reviewer, instructions, output contract).
+        fixed = statistics.mean(
+            a.estimated_tokens - a.chunk.estimated_tokens for a in prepared.plan.assignments
+        )
+        print(
+            f"floor for one changed file: {reviewers} sessions = "
+            f"{pct(reviewers, first.sessions):.1f}% of the first run's; "
+            f"fixed prompt ~{fixed:,.0f} tokens per session = "
+            f"{pct(reviewers * fixed, first_tokens):.1f}% of its tokens"
+        )
         again, _ = run(root, store_path, args.chunk_tokens)
         print(f"same diff again: {again.sessions} sessions, {again.usage.tokens_in:,} tokens")
         saved = Path(tmp) / "after-first.sqlite3"

@@ -6,16 +6,25 @@ Pure: guideline text is collected by the caller and passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from coordinator.agents import AgentSpec
 from coordinator.diff.chunking import ChunkingResult, chunk_diff, estimate_tokens
-from coordinator.diff.model import Chunk, Diff
+from coordinator.diff.model import Chunk, Diff, DiffFile
+from coordinator.diff.render import render_chunk
 from coordinator.findings import Unreviewed, UnreviewedReason
 from coordinator.guidelines import guidelines_for
 from coordinator.prompts import new_nonce, render_review_prompt
 
 DEFAULT_MAX_FINDINGS = 10
+
+
+@dataclass(frozen=True)
+class PromptInputs:
+    """What a plan renders every prompt from, besides the agent and the chunk."""
+
+    source: str = ""
+    guidelines: Mapping[str, str] = field(default_factory=dict)  # rule file -> text
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class Assignment:
     prompt: str
     estimated_tokens: int  # the whole rendered prompt plus the agent prompt
     nonce: str = ""  # the data-fence tag inside ``prompt``; random, so not part of any cache key
+    inputs: PromptInputs = field(default_factory=PromptInputs, compare=False)
 
     @property
     def title(self) -> str:
@@ -57,6 +67,7 @@ def plan_review(
     guidelines: Mapping[str, str],
     nonce: Callable[[], str] = new_nonce,
 ) -> Plan:
+    inputs = PromptInputs(diff.source, guidelines)
     unreviewed: dict[tuple[str, str, str | None], Unreviewed] = {}
     covered: set[str] = set()
     assignments: list[Assignment] = []
@@ -71,27 +82,16 @@ def plan_review(
             unreviewed.setdefault((item.path, item.reason, item.detail), item)
         count = len(result.chunks)
         for chunk in result.chunks:
-            tag = nonce()
-            prompt = render_review_prompt(
-                agent,
-                chunk,
-                chunk_count=count,
-                source=diff.source,
-                guidelines=guidelines_for(chunk.paths, guidelines),
-                nonce=tag,
-                max_findings=agent.max_findings or DEFAULT_MAX_FINDINGS,
-            )
             assignments.append(
-                Assignment(
-                    key=f"{agent.name}#{chunk.index + 1}",
-                    agent=agent,
-                    runtime=runtime_for(agent),
-                    model=model_for(agent),
-                    chunk=chunk,
-                    chunk_count=count,
-                    prompt=prompt,
-                    estimated_tokens=estimate_tokens(prompt) + estimate_tokens(agent.prompt),
-                    nonce=tag,
+                _assignment(
+                    f"{agent.name}#{chunk.index + 1}",
+                    agent,
+                    runtime_for(agent),
+                    model_for(agent),
+                    chunk,
+                    count,
+                    inputs,
+                    nonce(),
                 )
             )
     for f in diff.files:
@@ -107,4 +107,55 @@ def plan_review(
         agents=tuple(agents),
         assignments=tuple(assignments),
         unreviewed=tuple(sorted(unreviewed.values(), key=lambda u: (u.path, u.reason))),
+    )
+
+
+def narrow(
+    assignment: Assignment, files: Sequence[DiffFile], *, key: str, nonce: str
+) -> Assignment:
+    """The same reviewer and chunk slot, over only ``files`` (a subset of the chunk's)."""
+    chunk = replace(assignment.chunk, files=tuple(files), paths=())
+    chunk = replace(chunk, estimated_tokens=estimate_tokens(render_chunk(chunk)))
+    return _assignment(
+        key,
+        assignment.agent,
+        assignment.runtime,
+        assignment.model,
+        chunk,
+        assignment.chunk_count,
+        assignment.inputs,
+        nonce,
+    )
+
+
+def _assignment(
+    key: str,
+    agent: AgentSpec,
+    runtime: str,
+    model: str | None,
+    chunk: Chunk,
+    chunk_count: int,
+    inputs: PromptInputs,
+    nonce: str,
+) -> Assignment:
+    prompt = render_review_prompt(
+        agent,
+        chunk,
+        chunk_count=chunk_count,
+        source=inputs.source,
+        guidelines=guidelines_for(chunk.paths, inputs.guidelines),
+        nonce=nonce,
+        max_findings=agent.max_findings or DEFAULT_MAX_FINDINGS,
+    )
+    return Assignment(
+        key=key,
+        agent=agent,
+        runtime=runtime,
+        model=model,
+        chunk=chunk,
+        chunk_count=chunk_count,
+        prompt=prompt,
+        estimated_tokens=estimate_tokens(prompt) + estimate_tokens(agent.prompt),
+        nonce=nonce,
+        inputs=inputs,
     )

@@ -1,10 +1,22 @@
-"""Remembered reviewer answers, so a re-review skips assignments whose inputs did not change.
+"""Remembered reviewer answers, so a re-review only sends what changed.
 
-Key: a hash of everything that shapes an answer — the reviewer's definition, the model
-and runtime, the rendered prompt (which holds the prompt templates, the exact chunk
-text and the guidelines) with its random data-fence tag taken out. Only successful
-answers are stored. SQLite in the user cache dir, size-capped and expiring; a store
-that cannot be read is rebuilt, never fatal.
+Answers are kept per file: a session that reviewed a chunk of five files leaves
+five entries, each holding the findings on its file. The key of one entry is a
+hash of everything that shapes the answer for that file — the reviewer's
+definition, the model and runtime, and the prompt that file would get alone (the
+prompt templates, the file's exact diff text and the guidelines that apply to it)
+with its random data-fence tag taken out. Per file rather than per chunk because
+chunk boundaries move: when one file's diff grows, the files after it may pack
+into other chunks, and a chunk-level key would miss them all. With per-file keys
+a re-review sends each reviewer only the files whose entry is missing.
+
+What a reviewer said about file A while it also saw file B is reused after B
+changes. The reviewer still sees B's new diff, can read A from the repository,
+and may report on A again; a change elsewhere that silently breaks A is what the
+next full review (``--no-cache``) is for.
+
+Only successful answers are stored. SQLite in the user cache dir, size-capped and
+expiring; a store that cannot be read is rebuilt, never fatal.
 """
 
 from __future__ import annotations
@@ -14,27 +26,41 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from coordinator.events import Usage
+from coordinator.diff.model import DiffFile
 from coordinator.findings import Finding
-from coordinator.planning import Assignment
+from coordinator.planning import Assignment, narrow
 
-STORE_VERSION = 1
-DEFAULT_MAX_ENTRIES = 20_000
+STORE_VERSION = 2
+DEFAULT_MAX_ENTRIES = 100_000  # files, not sessions
 DEFAULT_MAX_AGE_S = 30 * 24 * 3600
-_FINDINGS = TypeAdapter(list[Finding])
+
+
+class _FileAnswer(BaseModel):
+    """One file's share of one session's answer."""
+
+    session: str  # which session it came from, so answers recombine in their order
+    order: list[int]  # each finding's position in that session's answer
+    findings: list[Finding]
 
 
 @dataclass(frozen=True)
-class StoredAnswer:
-    findings: list[Finding]
-    usage: Usage  # what the original session cost (not spent again)
+class Recalled:
+    """What the store knows about an assignment's files."""
+
+    findings: list[Finding]  # on the known files, in the order they were reported
+    missing: tuple[DiffFile, ...]  # files (or file parts) nobody answered for yet
     model: str | None
+    known: int = 0  # files answered for
+
+    @property
+    def complete(self) -> bool:
+        return self.known > 0 and not self.missing
 
 
 def default_store_path(env: Mapping[str, str] | None = None) -> Path:
@@ -67,6 +93,16 @@ def assignment_key(assignment: Assignment) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def file_key(assignment: Assignment, file: DiffFile) -> str:
+    """The key of ``file``'s entry: as if the reviewer had been sent that file alone.
+
+    Alone means no "part i of n" label and no other file's name or guidelines, so
+    the key does not depend on how the plan happened to pack the chunk.
+    """
+    alone = narrow(replace(assignment, chunk_count=1), (file,), key="", nonce="")
+    return assignment_key(alone)
+
+
 class ResultStore:
     def __init__(
         self,
@@ -80,6 +116,10 @@ class ResultStore:
         self.max_age_s = max_age_s
         self._db: sqlite3.Connection | None = None
         self._count = 0  # rows in the table, as this connection has seen them
+        # Rendering a file's prompt for its key is the costly part; a run asks twice
+        # (which runtimes to start, then each session).
+        # Keyed by identity; holding the assignment keeps its id from being reused.
+        self._keys: dict[int, tuple[Assignment, list[str]]] = {}
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -93,14 +133,17 @@ class ResultStore:
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        # The planner may look answers up on a worker thread, sessions on the loop's;
+        # never at the same time.
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
+        db.execute("DROP TABLE IF EXISTS answers")  # version 1: one entry per chunk
         db.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL NOT NULL,"
-            " findings TEXT NOT NULL, tokens_in INTEGER, tokens_out INTEGER, cost REAL, model TEXT)"
+            "CREATE TABLE IF NOT EXISTS file_answers (key TEXT PRIMARY KEY,"
+            " created REAL NOT NULL, answer TEXT NOT NULL, model TEXT)"
         )
         # Pruning on every put must not scan the table (the hot path of every session).
-        db.execute("CREATE INDEX IF NOT EXISTS answers_created ON answers (created)")
-        self._count = db.execute("SELECT count(*) FROM answers").fetchone()[0]
+        db.execute("CREATE INDEX IF NOT EXISTS file_answers_created ON file_answers (created)")
+        self._count = db.execute("SELECT count(*) FROM file_answers").fetchone()[0]
         return db
 
     def close(self) -> None:
@@ -108,46 +151,75 @@ class ResultStore:
             self._db.close()
             self._db = None
 
-    def get(self, assignment: Assignment) -> StoredAnswer | None:
+    def _keys_of(self, assignment: Assignment) -> list[str]:
+        known = self._keys.get(id(assignment))
+        if known is not None and known[0] is assignment:
+            return known[1]
+        keys = [file_key(assignment, file) for file in assignment.chunk.files]
+        self._keys[id(assignment)] = (assignment, keys)
+        return keys
+
+    def recall(self, assignment: Assignment) -> Recalled:
+        """The remembered findings on ``assignment``'s files, and the files still to review."""
+        keys = self._keys_of(assignment)
         try:
-            row = (
-                self._connect()
-                .execute(
-                    "SELECT created, findings, tokens_in, tokens_out, cost, model FROM answers WHERE key = ?",
-                    (assignment_key(assignment),),
-                )
-                .fetchone()
-            )
+            rows = self._rows(keys)
         except sqlite3.DatabaseError:
             self._reset()
-            return None
-        if row is None or time.time() - row[0] > self.max_age_s:
-            return None
-        try:
-            findings = _FINDINGS.validate_json(row[1])
-        except ValidationError:
-            return None
-        return StoredAnswer(findings, Usage(row[2] or 0, row[3] or 0, row[4] or 0.0), row[5])
+            rows = {}
+        cutoff = time.time() - self.max_age_s
+        known: list[_FileAnswer] = []
+        missing: list[DiffFile] = []
+        model = None
+        for key, file in zip(keys, assignment.chunk.files, strict=True):
+            row = rows.get(key)
+            answer = _decode(row[1]) if row is not None and row[0] >= cutoff else None
+            if answer is None or row is None:
+                missing.append(file)
+                continue
+            known.append(answer)
+            model = model or row[2]
+        return Recalled(_in_reported_order(known), tuple(missing), model, len(known))
 
-    def put(self, assignment: Assignment, answer: StoredAnswer) -> None:
-        payload = _FINDINGS.dump_json(answer.findings).decode()
-        key = assignment_key(assignment)
+    def _rows(self, keys: Sequence[str]) -> dict[str, tuple[float, str, str | None]]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        query = f"SELECT key, created, answer, model FROM file_answers WHERE key IN ({marks})"
+        return {k: (c, a, m) for k, c, a, m in self._connect().execute(query, list(keys))}
+
+    def remember(
+        self, assignment: Assignment, findings: Sequence[Finding], model: str | None
+    ) -> None:
+        """Keep a successful answer, split by file."""
+        files = assignment.chunk.files
+        if not files:
+            return
+        by_path = {f.path: i for i, f in reversed(list(enumerate(files)))}
+        # A finding on a path outside the chunk stays with the first file, so a full
+        # recall gives back the whole answer.
+        shares: list[list[int]] = [[] for _ in files]
+        for n, finding in enumerate(findings):
+            shares[by_path.get(finding.path, 0)].append(n)
+        session = hashlib.sha256(f"{assignment.key}\0{assignment.nonce}\0{time.time_ns()}".encode())
+        rows = [
+            (
+                key,
+                time.time(),
+                _FileAnswer(
+                    session=session.hexdigest()[:16],
+                    order=share,
+                    findings=[findings[n] for n in share],
+                ).model_dump_json(),
+                model,
+            )
+            for key, share in zip(self._keys_of(assignment), shares, strict=True)
+        ]
         try:
             db = self._connect()
-            known = db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    time.time(),
-                    payload,
-                    answer.usage.tokens_in,
-                    answer.usage.tokens_out,
-                    answer.usage.cost_usd,
-                    answer.model,
-                ),
-            )
-            self._count += known is None
+            known = self._rows([r[0] for r in rows])
+            db.executemany("INSERT OR REPLACE INTO file_answers VALUES (?, ?, ?, ?)", rows)
+            self._count += len({r[0] for r in rows} - known.keys())
             self._prune(db)
         except sqlite3.DatabaseError:
             self._reset()
@@ -155,15 +227,32 @@ class ResultStore:
     def _prune(self, db: sqlite3.Connection) -> None:
         """Drop expired entries, then the oldest beyond the cap: index range scans only."""
         cutoff = time.time() - self.max_age_s
-        self._count -= db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
+        self._count -= db.execute("DELETE FROM file_answers WHERE created < ?", (cutoff,)).rowcount
         excess = self._count - self.max_entries
         if excess > 0:
             self._count -= db.execute(
-                "DELETE FROM answers WHERE key IN"
-                " (SELECT key FROM answers ORDER BY created LIMIT ?)",
+                "DELETE FROM file_answers WHERE key IN"
+                " (SELECT key FROM file_answers ORDER BY created LIMIT ?)",
                 (excess,),
             ).rowcount
 
     def _reset(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _decode(text: str) -> _FileAnswer | None:
+    try:
+        return _FileAnswer.model_validate_json(text)
+    except ValidationError:
+        return None
+
+
+def _in_reported_order(answers: Sequence[_FileAnswer]) -> list[Finding]:
+    """Findings of several sessions: session by session, each in its own order."""
+    sessions: dict[str, list[tuple[int, Finding]]] = {}
+    for answer in answers:
+        sessions.setdefault(answer.session, []).extend(
+            zip(answer.order, answer.findings, strict=True)
+        )
+    return [f for items in sessions.values() for _, f in sorted(items, key=lambda t: t[0])]

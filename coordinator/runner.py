@@ -105,7 +105,7 @@ async def run_prepared(
     need no runtime: a fully remembered review starts no server and no session.
     """
     store = ResultStore(default_store_path(env)) if settings.cache else None
-    fresh = [a for a in prepared.plan.assignments if store is None or store.get(a) is None]
+    fresh = [a for a in prepared.plan.assignments if store is None or not store.recall(a).complete]
     async with AsyncExitStack() as stack:
         if store is not None:
             stack.callback(store.close)

@@ -29,9 +29,9 @@ from coordinator.events import (
     Usage,
 )
 from coordinator.findings import Finding
-from coordinator.planning import DEFAULT_MAX_FINDINGS, Assignment
-from coordinator.prompts import render_repair_prompt
-from coordinator.result_store import ResultStore, StoredAnswer
+from coordinator.planning import DEFAULT_MAX_FINDINGS, Assignment, narrow
+from coordinator.prompts import new_nonce, render_repair_prompt
+from coordinator.result_store import ResultStore
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec, ToolCall
 
@@ -53,6 +53,15 @@ class AssignmentOutcome:
     repaired: bool = False
     retries: int = 0
     over_budget: bool = False
+    # Findings the store gave back for files of this chunk that were not sent again
+    # (``assignment`` then holds only the files that were); part of ``findings`` once
+    # the session has settled.
+    recalled: list[Finding] = field(default_factory=list)
+
+    def _settle(self) -> None:
+        if self.recalled:
+            self.findings = self.recalled + self.findings
+            self.recalled = []
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,8 @@ class RunOptions:
     runtime_concurrency: Mapping[str, int] = field(default_factory=dict)
     rand: Callable[[], float] = random.random
     store: ResultStore | None = None  # remembered answers; None runs every assignment
+    # Called once per assignment when its findings are final (recalled or answered).
+    on_settled: Callable[[AssignmentOutcome], None] | None = None
     longest_first: bool = True  # False keeps plan order (the benchmark's naive baseline)
 
 
@@ -145,19 +156,31 @@ async def run_plan(
     Setting ``stop`` aborts running sessions on the far side, marks unfinished
     ones ``cancelled`` and still returns every outcome.
     """
-    outcomes = [AssignmentOutcome(a, model=a.model) for a in assignments]
-    for a in assignments:
+    outcomes = [_recall(AssignmentOutcome(a, model=a.model), options.store) for a in assignments]
+    for o in outcomes:
+        a = o.assignment
         emit(
             SessionQueued(
                 a.key, a.agent.name, a.runtime, a.chunk.index, a.chunk_count, a.chunk.paths
             )
         )
-    to_run = [o for o in outcomes if not _from_store(o, options.store, emit)]
-    for outcome in [o for o in to_run if o.assignment.runtime not in runtimes]:
-        # Only when the store forgot an answer between planning and now (expiry, pruning).
-        outcome.status = ReviewerStatus.FAILED
-        outcome.error = f"runtime '{outcome.assignment.runtime}' was not started"
-        to_run.remove(outcome)
+    to_run = []
+    for outcome in outcomes:
+        a = outcome.assignment
+        if outcome.status is ReviewerStatus.CACHED:
+            outcome.model = outcome.model or a.model
+            finished = SessionFinished(
+                a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0
+            )
+            emit(finished)
+            _settled(outcome, options)
+        elif a.runtime not in runtimes:
+            # Only when the store forgot an answer between planning and now (expiry, pruning).
+            outcome.status = ReviewerStatus.FAILED
+            outcome.error = f"runtime '{a.runtime}' was not started"
+            _settled(outcome, options)
+        else:
+            to_run.append(outcome)
     if options.longest_first:
         # Big assignments started last would stretch the tail of the run.
         to_run.sort(key=lambda o: -o.assignment.estimated_tokens)
@@ -189,20 +212,34 @@ async def run_plan(
         for outcome in outcomes:
             if outcome.status is ReviewerStatus.CANCELLED and outcome.error is None:
                 outcome.error = "cancelled before it finished"
+            outcome._settle()  # sessions cancelled before they began never settled
     return outcomes
 
 
-def _from_store(outcome: AssignmentOutcome, store: ResultStore | None, emit: EventSink) -> bool:
-    """Fill ``outcome`` from the store when this exact assignment was answered before."""
-    stored = store.get(outcome.assignment) if store is not None else None
-    if stored is None:
-        return False
+def _recall(outcome: AssignmentOutcome, store: ResultStore | None) -> AssignmentOutcome:
+    """Answer what the store remembers: all of the chunk (cached), or some of its files.
+
+    In the second case the assignment shrinks to the files still to review, with a
+    prompt rendered for just those, and the rest of the answer waits in ``recalled``.
+    """
+    if store is None:
+        return outcome
     a = outcome.assignment
-    outcome.status = ReviewerStatus.CACHED
-    outcome.findings = list(stored.findings)
-    outcome.model = stored.model or outcome.model
-    emit(SessionFinished(a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0))
-    return True
+    known = store.recall(a)
+    if known.complete:
+        outcome.status = ReviewerStatus.CACHED
+        outcome.findings = known.findings
+        outcome.model = known.model
+    elif known.known:
+        outcome.assignment = narrow(a, known.missing, key=a.key, nonce=new_nonce())
+        outcome.recalled = known.findings
+    return outcome
+
+
+def _settled(outcome: AssignmentOutcome, options: RunOptions) -> None:
+    outcome._settle()
+    if options.on_settled is not None:
+        options.on_settled(outcome)
 
 
 def _runtime_limit(name: str, runtime: Runtime, options: RunOptions) -> int:
@@ -249,6 +286,7 @@ async def _run_one(
             outcome.error = "cancelled before it finished"
         budget.record(outcome.usage)
         outcome.duration_s = round(time.monotonic() - started, 3)
+        _settled(outcome, options)
         emit(
             SessionFinished(
                 assignment.key,
@@ -274,9 +312,7 @@ async def _attempts(
                 await _converse(outcome, runtime, emit, options.workdir)
             outcome.usage = spent + outcome.usage
             if options.store is not None:
-                options.store.put(
-                    assignment, StoredAnswer(outcome.findings, outcome.usage, outcome.model)
-                )
+                options.store.remember(assignment, outcome.findings, outcome.model)
             return
         except TimeoutError:
             outcome.status = ReviewerStatus.TIMEOUT

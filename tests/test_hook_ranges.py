@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.diff import parse_unified_diff
+from coordinator.diff.sources import read_diff
 from coordinator.integrations.push import (
     PushError,
     PushRange,
@@ -117,6 +118,20 @@ def test_a_force_push_reviews_from_the_old_remote_commit(pushed: Pushed) -> None
     new = pushed.repo.commit("two, again")
     (found,), _ = pushed.ranges(f"refs/heads/main {new} refs/heads/main {old}\n")
     assert (found.base, found.head) == (old, new)  # A...B diffs from their merge base
+
+
+def test_a_force_push_of_an_unrelated_history_reviews_the_tree_change(pushed: Pushed) -> None:
+    old = pushed.repo.head()
+    pushed.repo.git("checkout", "--quiet", "--orphan", "rewrite")
+    pushed.repo.git("rm", "-rf", "--quiet", ".")
+    pushed.repo.write("new.txt", "fresh start\n")
+    new = pushed.repo.commit("unrelated")
+    (found,), _ = pushed.ranges(f"refs/heads/main {new} refs/heads/main {old}\n")
+    assert (found.base, found.head, found.related) == (old, new, False)
+    request, patch = found.diff_request(pushed.repo.root)
+    assert (request.range, patch) == (f"{old}..{new}", None)
+    diff = read_diff(pushed.repo.root, request)
+    assert {f.path: f.status.value for f in diff.files}["new.txt"] == "added"
 
 
 def test_an_unknown_remote_commit_falls_back_to_what_no_remote_branch_has(pushed: Pushed) -> None:

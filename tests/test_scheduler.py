@@ -18,10 +18,11 @@ import anyio
 import pytest
 
 from coordinator.agents import load_roster
+from coordinator.diff import parse_unified_diff
 from coordinator.diff.model import Chunk
 from coordinator.events import Event, EventSink, SessionFinished, Usage
 from coordinator.planning import Assignment
-from coordinator.result_store import ResultStore, StoredAnswer
+from coordinator.result_store import ResultStore
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.session import AssignmentOutcome, RunOptions, run_plan
@@ -85,7 +86,8 @@ def assignments(tokens: Sequence[int], runtime: str = "scripted") -> list[Assign
     agent = load_roster(None).select(["correctness"])[0]
     out = []
     for i, size in enumerate(tokens):
-        chunk = Chunk(index=i, files=(), estimated_tokens=size, paths=(f"f{i}.py",))
+        patch = f"diff --git a/f{i}.py b/f{i}.py\n--- a/f{i}.py\n+++ b/f{i}.py\n@@ -0,0 +1 @@\n+x\n"
+        chunk = Chunk(index=i, files=tuple(parse_unified_diff(patch)), estimated_tokens=size)
         key = f"{runtime}-{i}"
         out.append(Assignment(key, agent, runtime, None, chunk, len(tokens), f"p{i}", size))
     return out
@@ -117,7 +119,7 @@ def run(
 
 
 def _remembered(plan: Sequence[Assignment], store: ResultStore | None) -> int:
-    return 0 if store is None else sum(store.get(a) is not None for a in plan)
+    return 0 if store is None else sum(store.recall(a).complete for a in plan)
 
 
 def _ignore(_: Event) -> None:
@@ -170,7 +172,7 @@ def test_remembered_assignments_are_not_scheduled(tmp_path: Path) -> None:
     plan = assignments([100, 900, 500, 300])
     store = ResultStore(tmp_path / "results.sqlite3")
     for done in (plan[1], plan[3]):
-        store.put(done, StoredAnswer([], Usage(1, 1, 0.0), None))
+        store.remember(done, [], None)
     runtime = RecordingRuntime()
     events: list[Event] = []
     outcomes = run(plan, {"scripted": runtime}, store=store, events=events)

@@ -7,7 +7,8 @@ pre-commit does:
 
 - a deletion (all-zero local oid) has nothing to review;
 - an update whose old remote commit is known here reviews ``remote...local``
-  (the merge base, so a force push reviews only what is new);
+  (the merge base, so a force push reviews only what is new); a force push of an
+  unrelated history (no merge base) reviews the tree change ``remote..local``;
 - a new ref (or an old commit not fetched here) reviews only the commits that
   no remote-tracking branch of that remote has: from the parent of the oldest
   such commit. When that commit is a root commit, the whole tree is new to the
@@ -54,6 +55,7 @@ class PushRange:
     remote_ref: str
     base: str | None
     head: str
+    related: bool = True  # False: no merge base, so diff the two trees (``base..head``)
 
     @property
     def label(self) -> str:
@@ -63,7 +65,8 @@ class PushRange:
     def diff_request(self, repo: Path) -> tuple[DiffRequest, str | None]:
         """The request for council's diff reader, plus a patch text for the root case."""
         if self.base is not None:
-            return DiffRequest(range=f"{self.base}...{self.head}"), None
+            dots = "..." if self.related else ".."
+            return DiffRequest(range=f"{self.base}{dots}{self.head}"), None
         empty_tree = _git(repo, "hash-object", "-t", "tree", "--stdin", what="git hash-object")
         patch = _git(repo, *_ROOT_DIFF, empty_tree.strip(), self.head, what="git diff")
         return DiffRequest(patch="-"), patch
@@ -131,7 +134,8 @@ def _range_for(repo: Path, ref: PushedRef, remotes: str) -> tuple[PushRange | No
         if old == head:
             return None, f"{ref.remote_ref}: already up to date"
         if old is not None:
-            return PushRange(ref.remote_ref, old, head), ""
+            related = _run(repo, "merge-base", old, head).returncode == 0
+            return PushRange(ref.remote_ref, old, head, related), ""
     new = _git(
         repo, "rev-list", "--topo-order", "--reverse", head, "--not", remotes, what="git rev-list"
     ).split()

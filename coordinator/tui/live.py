@@ -5,9 +5,8 @@ the TUI needs what the CLI does not: each session's findings as soon as it ends 
 the browser fills while others still run), the outcome of every session (so a failed
 one can be re-run and the review re-assembled), and per-key cancellation.
 
-Findings arrive through ``_AnswerTap``, a result store wrapper: the session runner
-stores every successful answer the moment it is parsed and reads remembered ones
-from the store, so the tap sees exactly the findings the runner settled on.
+Findings arrive through ``RunOptions.on_settled``: the session runner calls it with
+each assignment's final findings, remembered or answered, the moment they are known.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from coordinator.events import EventSink, SessionFinished, SessionQueued, Usage
 from coordinator.findings import Finding
 from coordinator.pipeline import PreparedReview, assemble_review, finish_review, merge_outcomes
 from coordinator.planning import Assignment
-from coordinator.result_store import ResultStore, StoredAnswer, default_store_path
+from coordinator.result_store import ResultStore, default_store_path
 from coordinator.review import Review, ReviewerStatus
 from coordinator.runtimes.base import Runtime
 from coordinator.runtimes.registry import RUNTIME_FACTORIES, RuntimeContext
@@ -34,36 +33,6 @@ from coordinator.tui.run import FindingsUpdate, PlannedSession, RunOverview, Upd
 
 RuntimeFactory = Callable[[RuntimeContext], Runtime]
 MERGE_INTERVAL_S = 0.1  # findings bursts (many sessions ending at once) merge once
-
-
-class _AnswerTap(ResultStore):
-    """Reports each session's findings as the runner stores or recalls them.
-
-    Delegates to the real store when caching is on; otherwise stores nothing.
-    """
-
-    def __init__(
-        self, inner: ResultStore | None, on_answer: Callable[[Assignment, list[Finding]], None]
-    ) -> None:
-        # Every method that could touch the path is overridden; ":memory:" names no file anyway.
-        super().__init__(inner.path if inner is not None else Path(":memory:"))
-        self._inner = inner
-        self._on_answer = on_answer
-
-    def get(self, assignment: Assignment) -> StoredAnswer | None:
-        stored = self._inner.get(assignment) if self._inner is not None else None
-        if stored is not None:
-            self._on_answer(assignment, list(stored.findings))
-        return stored
-
-    def put(self, assignment: Assignment, answer: StoredAnswer) -> None:
-        if self._inner is not None:
-            self._inner.put(assignment, answer)
-        self._on_answer(assignment, list(answer.findings))
-
-    def close(self) -> None:
-        if self._inner is not None:
-            self._inner.close()
 
 
 class LiveReviewRun:
@@ -163,11 +132,11 @@ class LiveReviewRun:
         self, assignments: list[Assignment], sink: UpdateSink, call: int
     ) -> Review:
         controls, stop, startup = self._calls[call]
-        inner = ResultStore(self._store_path) if self._settings.cache else None
-        tap = _AnswerTap(inner, self._record_answer)
+        store = ResultStore(self._store_path) if self._settings.cache else None
         async with AsyncExitStack() as stack:
-            stack.callback(tap.close)
-            fresh = [a for a in assignments if inner is None or inner.get(a) is None]
+            if store is not None:
+                stack.callback(store.close)
+            fresh = [a for a in assignments if store is None or not store.recall(a).complete]
             runtimes: dict[str, Runtime] = {}
             with startup:
                 runtimes = await self._start_runtimes(stack, fresh)
@@ -182,7 +151,7 @@ class LiveReviewRun:
                         assignments,
                         runtimes,
                         sink,
-                        self._options(tap),
+                        self._options(store),
                         stop=stop,
                         controls=controls,
                     )
@@ -208,7 +177,7 @@ class LiveReviewRun:
         )
         return review
 
-    def _options(self, store: ResultStore) -> RunOptions:
+    def _options(self, store: ResultStore | None) -> RunOptions:
         s = self._settings
         return RunOptions(
             workdir=self._prepared.repo,
@@ -216,6 +185,7 @@ class LiveReviewRun:
             timeout_s=s.timeout_s,
             budget_usd=s.budget_usd,
             store=store,
+            on_settled=self._record_answer,
         )
 
     async def _start_runtimes(
@@ -242,8 +212,13 @@ class LiveReviewRun:
 
     # -- findings as sessions end ------------------------------------------------------
 
-    def _record_answer(self, assignment: Assignment, findings: list[Finding]) -> None:
-        self._answers[assignment.key] = findings
+    def _record_answer(self, outcome: AssignmentOutcome) -> None:
+        if (
+            outcome.status not in (ReviewerStatus.OK, ReviewerStatus.CACHED)
+            and not outcome.findings
+        ):
+            return
+        self._answers[outcome.assignment.key] = list(outcome.findings)
         for changed in self._answers_changed:
             changed.set()
 
