@@ -209,6 +209,10 @@ def test_first_run_posts_a_review_rerun_posts_nothing_new_push_posts_only_new(
     assert len(gh.reviews) == 2
     newest = [c for c in gh.review_comments if c["pull_request_review_id"] == gh.reviews[1]["id"]]
     assert [(c["path"], c["line"]) for c in newest] == [("app/util.py", 10)]
+    # The off-by-one's comment, unanswered, goes with it.
+    assert [(c["path"], c["original_line"]) for c in gh.deleted_comments] == [("app/util.py", 6)]
+    assert sorted(c["line"] for c in gh.review_comments) == [9, 10]
+    assert "deleted 1 stale comments" in third.stderr
     summary = gh.issue_comments[0]["body"]
     assert len(gh.issue_comments) == 1
     assert "eval of input" in summary
@@ -260,3 +264,58 @@ def test_read_only_token_falls_back_to_annotations_and_exit_4(job: Job, gh: Fake
     )
     assert "could not post this review" in Path(job.env["GITHUB_STEP_SUMMARY"]).read_text()
     assert job.outputs()["posted"] == "false"
+
+
+DB_FILE_LEVEL = finding("app/db.py", 1, "medium", "Connections are never closed", "import sqlite3")
+
+
+def test_file_level_findings_get_file_comments_and_fixed_findings_lose_theirs(
+    job: Job, gh: FakeGitHub, model: ScriptedModelServer
+) -> None:
+    sqli = finding("app/db.py", 9, "critical", "SQL injection", SQLI.strip())
+    model.reset(
+        [
+            Rule(
+                re.compile(r"# Code review: security[\s\S]*SELECT \* FROM users"),
+                Reply.structured({"findings": [sqli, DB_FILE_LEVEL]}),
+            )
+        ],
+        default=Reply.text('{"findings": []}'),
+    )
+    first = job.run("--agents", "security")
+    assert first.code == 1, first.stderr
+    assert gh.violations == []
+    by_kind = {c["subject_type"]: c for c in gh.review_comments}
+    assert set(by_kind) == {"line", "file"}
+    assert (by_kind["line"]["path"], by_kind["line"]["line"]) == ("app/db.py", 9)
+    assert by_kind["file"]["path"] == "app/db.py"
+    assert "Connections are never closed" in by_kind["file"]["body"]
+    assert "1 file comments" in first.stderr
+
+    # A push that parameterises the query: neither finding is reported, both comments go.
+    safe = '    query = "SELECT id, name FROM users WHERE name = ?"'
+    fixed = DB_NEW.replace(SQLI, safe).replace("execute(query)", "execute(query, (name,))")
+    job.repo.write("app/db.py", fixed)
+    job.set_head(job.repo.commit("parameterise"))
+    second = job.run("--agents", "security")
+    assert second.code == 0, second.stderr
+    assert gh.violations == []
+    assert gh.review_comments == []
+    assert sorted(c["subject_type"] for c in gh.deleted_comments) == ["file", "line"]
+    assert "~~SQL injection~~" in gh.issue_comments[0]["body"]
+
+
+def test_a_dry_run_is_refused_before_github_is_touched(job: Job, gh: FakeGitHub) -> None:
+    stale = gh.add_comment(
+        7,
+        login="github-actions[bot]",
+        user_type="Bot",
+        body="old <!-- council:fp=0123456789abcdef -->",
+        path="app/db.py",
+        line=9,
+    )
+    result = job.run("--dry-run")
+    assert result.code == 2
+    assert "cannot take --dry-run" in result.stderr
+    assert gh.calls == []
+    assert gh.review_comments == [stale]

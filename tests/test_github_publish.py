@@ -46,6 +46,7 @@ def finding(
     suggestion: str | None = None,
     path: str = "src/app.py",
     rank: int = 1,
+    anchor: Anchor = Anchor.ADDED,
 ) -> ReviewFinding:
     return ReviewFinding(
         id=fid,
@@ -62,7 +63,7 @@ def finding(
         confidence=0.9,
         evidence=None,
         reviewers=["correctness"],
-        anchor=Anchor.ADDED,
+        anchor=anchor,
     )
 
 
@@ -222,12 +223,17 @@ def test_a_new_head_posts_only_new_findings_and_the_summary_shows_what_was_fixed
     assert pr.head[:12] in summary
 
 
-def test_a_finding_whose_comment_went_outdated_is_commented_again(pr: PR, gh: FakeGitHub) -> None:
+def test_a_finding_whose_comment_went_outdated_is_commented_again_and_the_old_one_goes(
+    pr: PR, gh: FakeGitHub
+) -> None:
     pr.publish(review_of([finding("a" * 16, 5)]))
     pr.advance(NEW.replace("line 3\n", "moved\nline 3\n"), outdated=("src/app.py",))
-    pr.publish(review_of([finding("a" * 16, 6)]), run_id="run2")
+    result = pr.publish(review_of([finding("a" * 16, 6)]), run_id="run2")
     assert len(gh.reviews) == 2
-    assert [c["line"] for c in gh.review_comments] == [None, 6]
+    # The new comment replaces the outdated one, which had no replies (reviewdog's rule).
+    assert [c["line"] for c in gh.review_comments] == [6]
+    assert [c["line"] for c in gh.deleted_comments] == [None]
+    assert result.retired.deleted == 1
 
 
 def test_when_github_rejects_a_comment_it_moves_to_the_body_and_the_review_is_retried_once(

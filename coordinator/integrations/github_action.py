@@ -211,9 +211,12 @@ async def _review_and_post(
     except GitHubError as exc:
         failure = exc
     if published is not None:
+        retired = published.retired
         sys.stderr.write(
-            f"council: posted {published.inline} inline comments and {published.in_body} "
-            f"findings in the review body; {published.already_reported} were reported before\n"
+            f"council: posted {published.inline} inline comments, {published.file_comments} "
+            f"file comments and {published.in_body} findings in the review body; "
+            f"{published.already_reported} were reported before; deleted {retired.deleted} "
+            f"stale comments and edited {retired.edited} kept for their replies\n"
         )
     if context.step_summary is not None:
         links = SummaryLinks(

@@ -1,15 +1,21 @@
 """Post a council review on a pull request: idempotent, and never losing a finding.
 
 One run makes at most one review (``event: COMMENT``, ``commit_id`` = the head
-analysed) holding only findings not reported before, and creates or edits one
-summary issue comment. "Reported before" means: a current (not outdated) inline
-comment of ours carries the finding's fingerprint, or the last summary listed it
-and no outdated comment of ours says it lost its line. So a re-run on the same
-head posts nothing new, and a finding whose comment went stale after a push is
-commented again where it now is.
+analysed) holding only findings not reported before, up to ``MAX_FILE_COMMENTS``
+file comments for new findings anchored to a file but to no line of its diff,
+and creates or edits one summary issue comment. "Reported before" means: a
+current (not outdated) inline comment of ours, or a file comment of ours on the
+same path, carries the finding's fingerprint, or the last summary listed it and
+no outdated comment of ours says it lost its line. So a re-run on the same head
+posts nothing new, and a finding whose comment went stale after a push is
+commented again where it now is. Then council's comments that went stale are
+retired (``github_threads``: deleted, or kept for their replies).
 
-Only comments written by a bot, or by the token's own user when ``GET /user``
-knows it, count as ours: anyone can paste a marker into a comment.
+Which comments are ours is decided by ``github_threads.Identity``: anyone can
+paste a marker into a comment.
+
+File comments are posted before the review, so one GitHub refuses (422) is
+listed in the review body instead.
 
 If GitHub still answers 422 (it does not say which comment it could not place),
 council asks GitHub for the PR's own hunks, moves the comments they do not hold
@@ -22,14 +28,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coordinator.diff.model import Diff
+from coordinator.findings import ReviewFinding
 from coordinator.integrations.github import GitHubClient, GitHubError, error_message
 from coordinator.integrations.github_event import PullRequest
 from coordinator.integrations.github_review import (
+    MAX_FILE_COMMENTS,
     DiffLines,
+    FileComment,
     InlineComment,
     ReviewDraft,
     draft_review,
@@ -43,9 +52,19 @@ from coordinator.integrations.github_summary import (
     SummaryState,
     render_summary,
 )
+from coordinator.integrations.github_threads import (
+    Identity,
+    OwnComment,
+    Retired,
+    own_comments,
+    plan_retirement,
+    retirable,
+    retire_stale,
+)
 from coordinator.review import Review
 
 GITHUB_REJECTED = "GitHub could not place these on the diff"
+GITHUB_REJECTED_FILE = "GitHub did not take these as file comments"
 _HEADING = re.compile(r"^\*\*\[(\w+)\] (.*)\*\*$")
 
 
@@ -57,70 +76,58 @@ class Published:
     in_body: int  # findings listed in its body
     already_reported: int
     moved_after_422: int
-
-
-class _Identity:
-    """Decides which comments are council's own (see the module docstring)."""
-
-    def __init__(self, client: GitHubClient) -> None:
-        self._client = client
-        self._login: str | None = None
-        self._asked = False
-
-    async def owns(self, item: Mapping[str, Any]) -> bool:
-        user = item.get("user") or {}
-        if user.get("type") == "Bot":
-            return True
-        if not self._asked:
-            self._asked = True
-            response = await self._client.request("GET", "/user")
-            if response.is_success:  # an Actions token answers 403 here: it is no user
-                self._login = response.json().get("login")
-        return self._login is not None and user.get("login") == self._login
+    file_comments: int = 0  # file-level comments posted now
+    retired: Retired = field(default_factory=Retired)
 
 
 @dataclass(frozen=True)
 class _Existing:
-    current: Mapping[str, str]  # fingerprint -> URL of a current comment of ours
-    outdated: frozenset[str]
-    outdated_titles: Mapping[str, ListedFinding]
+    ours: tuple[OwnComment, ...]
     summary: Mapping[str, Any] | None
     state: SummaryState | None
 
-    def reported(self) -> set[str]:
+    def current(self, findings: Sequence[ReviewFinding]) -> dict[str, str]:
+        """Fingerprint -> URL of a comment of ours that still shows the finding."""
+        paths = {f.id: f.path for f in findings}
+        urls: dict[str, str] = {}
+        for comment in self.ours:
+            if comment.outdated:
+                continue
+            for fp in comment.fingerprints:
+                if not comment.on_file or paths.get(fp, comment.path) == comment.path:
+                    urls.setdefault(fp, comment.url)
+        return urls
+
+    def outdated(self, current: Mapping[str, str]) -> dict[str, ListedFinding]:
+        """Findings whose only comments of ours lost their line, as those comments show them."""
+        titles: dict[str, ListedFinding] = {}
+        for comment in self.ours:
+            for fp in comment.fingerprints if comment.outdated else ():
+                if fp not in current:
+                    titles.setdefault(fp, _listed_from_comment(fp, comment))
+        return titles
+
+    def reported(self, findings: Sequence[ReviewFinding]) -> set[str]:
+        current = self.current(findings)
         listed = {f.id for f in self.state.findings} if self.state else set()
-        return set(self.current) | (listed - self.outdated)
+        return set(current) | (listed - set(self.outdated(current)))
 
 
-def _listed_from_comment(fp: str, comment: Mapping[str, Any]) -> ListedFinding:
-    first = str(comment.get("body") or "").split("\n", 1)[0].strip()
+def _listed_from_comment(fp: str, comment: OwnComment) -> ListedFinding:
+    first = comment.body.split("\n", 1)[0].strip()
     match = _HEADING.match(first)
     severity, title = (match.group(1).lower(), match.group(2)) if match else ("?", first[:120])
-    line = comment.get("original_line") or comment.get("line") or 0
-    return ListedFinding(fp, severity, str(comment.get("path") or ""), int(line), title)
+    return ListedFinding(fp, severity, comment.path, comment.original_line, title)
 
 
-async def _existing(client: GitHubClient, pull: PullRequest) -> _Existing:
-    identity = _Identity(client)
-    current: dict[str, str] = {}
-    outdated: set[str] = set()
-    titles: dict[str, ListedFinding] = {}
-    for comment in await client.paginate(f"{pull.path}/pulls/{pull.number}/comments"):
-        fps = fingerprints_in(str(comment.get("body") or ""))
-        if not fps or not await identity.owns(comment):
-            continue
-        for fp in fps:
-            if comment.get("line") is None:  # GitHub nulls the line of an outdated comment
-                outdated.add(fp)
-                titles.setdefault(fp, _listed_from_comment(fp, comment))
-            else:
-                current.setdefault(fp, str(comment.get("html_url") or ""))
+async def _existing(client: GitHubClient, pull: PullRequest, identity: Identity) -> _Existing:
+    ours = await own_comments(client, pull, identity)
     summary: Mapping[str, Any] | None = None
     for comment in await client.paginate(f"{pull.path}/issues/{pull.number}/comments"):
         if SUMMARY_MARKER in str(comment.get("body") or "") and await identity.owns(comment):
             summary = comment  # the newest one, if a hand or a race left several
     state = SummaryState.decode(str(summary.get("body") or "")) if summary else None
-    return _Existing(current, frozenset(outdated - set(current)), titles, summary, state)
+    return _Existing(tuple(ours), summary, state)
 
 
 async def _post_review(
@@ -177,8 +184,36 @@ async def _comment_urls(
     return urls
 
 
+async def _post_file_comments(
+    client: GitHubClient, pull: PullRequest, draft: ReviewDraft, identity: Identity
+) -> tuple[ReviewDraft, dict[str, str]]:
+    """Post the draft's file comments; those GitHub refuses (422) move to the review body."""
+    path = f"{pull.path}/pulls/{pull.number}/comments"
+    refused: list[FileComment] = []
+    urls: dict[str, str] = {}
+    for comment in draft.file_comments:
+        response = await client.request("POST", path, json=comment.payload(draft.head))
+        if response.status_code == 422:
+            refused.append(comment)
+            continue
+        if not response.is_success:
+            raise GitHubError(
+                f"GitHub did not accept a file comment on {comment.finding.path}: "
+                f"HTTP {response.status_code}: {error_message(response)}",
+                status=response.status_code,
+            )
+        created = response.json()
+        identity.created(created)
+        urls[comment.finding.id] = str(created.get("html_url") or "")
+    return draft.moving_files_to_body(refused, GITHUB_REJECTED_FILE), urls
+
+
 async def _upsert_summary(
-    client: GitHubClient, pull: PullRequest, existing: Mapping[str, Any] | None, body: str
+    client: GitHubClient,
+    pull: PullRequest,
+    existing: Mapping[str, Any] | None,
+    body: str,
+    identity: Identity,
 ) -> str | None:
     if existing is not None:
         if existing.get("body") == body:
@@ -194,7 +229,50 @@ async def _upsert_summary(
     created = await client.call(
         "POST", f"{pull.path}/issues/{pull.number}/comments", json={"body": body}
     )
+    identity.created(created)
     return str(created.get("html_url") or "") or None
+
+
+@dataclass(frozen=True)
+class _Posted:
+    review_url: str | None
+    draft: ReviewDraft
+    moved_after_422: int
+    comment_urls: Mapping[str, str]  # finding id -> comment posted now
+
+
+async def _post_new(
+    client: GitHubClient,
+    pull: PullRequest,
+    draft: ReviewDraft,
+    summary_url: str | None,
+    identity: Identity,
+) -> _Posted:
+    """File comments first, then the review with everything else (if anything is left)."""
+    draft, urls = await _post_file_comments(client, pull, draft, identity)
+    if not draft.needs_review:
+        return _Posted(None, draft, 0, urls)
+    posted, draft, moved = await _post_review(client, pull, draft, summary_url)
+    identity.created(posted)
+    if draft.comments:
+        urls.update(await _comment_urls(client, pull, posted.get("id")))
+    return _Posted(str(posted.get("html_url") or "") or None, draft, moved, urls)
+
+
+def _no_longer_found(
+    existing: _Existing, review: Review, current: Mapping[str, str]
+) -> list[ListedFinding]:
+    current_ids = {f.id for f in review.findings}
+    fixed = (
+        [f for f in existing.state.findings if f.id not in current_ids] if existing.state else []
+    )
+    listed = {f.id for f in fixed}
+    fixed += [
+        f
+        for fp, f in existing.outdated(current).items()
+        if fp not in current_ids and fp not in listed
+    ]
+    return fixed
 
 
 async def publish_review(
@@ -208,14 +286,15 @@ async def publish_review(
     server_url: str,
     run_url: str | None = None,
     secrets: Sequence[str] = (),
+    max_file_comments: int = MAX_FILE_COMMENTS,
 ) -> Published:
-    existing = await _existing(client, pull)
-    reported = existing.reported()
+    identity = Identity(client)
+    existing = await _existing(client, pull, identity)
+    current = existing.current(review.findings)
+    reported = existing.reported(review.findings)
     new = [f for f in review.findings if f.id not in reported]
     summary_url = str(existing.summary.get("html_url") or "") or None if existing.summary else None
-    comment_urls = dict(existing.current)
-    review_url: str | None = None
-    inline = in_body = moved = 0
+    posted = _Posted(None, ReviewDraft((), (), pull.head_sha, run_id), 0, {})
     if new:
         draft = draft_review(
             new,
@@ -223,38 +302,34 @@ async def publish_review(
             head=pull.head_sha,
             run_id=run_id,
             max_comments=max_comments,
+            max_file_comments=max_file_comments,
             secrets=secrets,
         )
-        posted, draft, moved = await _post_review(client, pull, draft, summary_url)
-        review_url = str(posted.get("html_url") or "") or None
-        inline, in_body = len(draft.comments), len(draft.in_body)
-        if draft.comments:
-            comment_urls.update(await _comment_urls(client, pull, posted.get("id")))
-    current_ids = {f.id for f in review.findings}
-    fixed = (
-        [f for f in existing.state.findings if f.id not in current_ids] if existing.state else []
-    )
-    listed = {f.id for f in fixed}
-    fixed += [
-        f
-        for fp, f in existing.outdated_titles.items()
-        if fp not in current_ids and fp not in listed and fp not in existing.current
-    ]
+        posted = await _post_new(client, pull, draft, summary_url, identity)
     links = SummaryLinks(
         server_url=server_url,
         repository=pull.base_repo,
         head=pull.head_sha,
-        comment_urls=comment_urls,
-        review_url=review_url,
+        comment_urls={**current, **posted.comment_urls},
+        review_url=posted.review_url,
         run_url=run_url,
     )
+    fixed = _no_longer_found(existing, review, current)
     body = render_summary(review, links, fixed=fixed, secrets=secrets)
-    summary_url = await _upsert_summary(client, pull, existing.summary, body)
+    summary_url = await _upsert_summary(client, pull, existing.summary, body, identity)
+    changes = plan_retirement(
+        retirable(existing.ours, review),
+        {f.id for f in review.findings},
+        set(posted.comment_urls),
+    )
+    retired = await retire_stale(client, pull, identity, changes)
     return Published(
-        review_url=review_url,
+        review_url=posted.review_url,
         summary_url=summary_url,
-        inline=inline,
-        in_body=in_body,
+        inline=len(posted.draft.comments),
+        in_body=len(posted.draft.in_body),
         already_reported=len(review.findings) - len(new),
-        moved_after_422=moved,
+        moved_after_422=posted.moved_after_422,
+        file_comments=len(posted.draft.file_comments),
+        retired=retired,
     )

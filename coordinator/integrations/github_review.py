@@ -4,7 +4,11 @@
   a hunk of the PR diff (added or context), a multi-line comment only when its
   whole range sits in one hunk. A ```suggestion block is attached only when the
   comment covers exactly the lines the suggestion replaces; otherwise the code
-  is shown as a plain block. Everything else goes into the review body.
+  is shown as a plain block.
+- **File comments** (``subject_type: file``) take findings anchored ``file`` —
+  in a changed file but on no line of its diff — up to ``MAX_FILE_COMMENTS``
+  per run; they go through the single-comment endpoint, not the review.
+  Everything else goes into the review body.
 - Every comment ends with a hidden **fingerprint marker** (the finding's stable
   id), so a re-run recognises what it already said.
 - The summary issue comment is built by ``github_summary``.
@@ -16,20 +20,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coordinator.diff.model import Diff, FileStatus
-from coordinator.findings import ReviewFinding, Severity
+from coordinator.findings import Anchor, ReviewFinding, Severity
 from coordinator.integrations.sanitize import clip, safe_line, safe_markdown, scrub
 from coordinator.reporters.markdown import fence, inline_code
 
 INLINE_LIMIT = 8_000  # an inline comment longer than this is unreadable anyway
 BODY_LIMIT = 60_000  # GitHub rejects bodies over 65,536 characters
 TITLE_LIMIT = 200
+# reviewdog's cap: each file comment is a request of its own, and GitHub's secondary rate
+# limits count content-creating requests.
+MAX_FILE_COMMENTS = 10
 
 _FP = re.compile(r"<!-- council:fp=([0-9a-f]{6,64}) -->")
 _RUN = re.compile(r"<!-- council:review head=\S+ run=(\S+) -->")
+STALE_MARKER = "<!-- council:stale -->"
+_STALE_NOTE = re.compile(r"(?:\r?\n)*[^\n]*" + re.escape(STALE_MARKER) + r"\s*\Z")
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _LABEL = {
@@ -56,6 +65,20 @@ def fingerprints_in(body: str) -> list[str]:
 def run_id_in(body: str) -> str | None:
     match = _RUN.search(body)
     return match.group(1) if match else None
+
+
+def with_stale_note(body: str, head: str) -> str:
+    """A comment kept for its replies, saying from which head council stopped reporting it."""
+    note = f"_council no longer reports this as of `{head[:7]}`._ {STALE_MARKER}"
+    return f"{without_stale_note(body)}\n\n{note}"
+
+
+def without_stale_note(body: str) -> str:
+    return _STALE_NOTE.sub("", body)
+
+
+def has_stale_note(body: str) -> bool:
+    return _STALE_NOTE.search(body) is not None  # only as the last line: text may quote it
 
 
 # -------------------------------------------------------------------- commentable lines
@@ -104,6 +127,10 @@ class DiffLines:
                     if count > 0:
                         ranges.append((start, start + count - 1))
         return cls(hunks)
+
+    def has_file(self, path: str) -> bool:
+        """``path`` is a file of the diff that GitHub shows (not deleted, not binary)."""
+        return path in self._hunks
 
     def in_one_hunk(self, path: str, first: int, last: int) -> bool:
         return any(start <= first and last <= end for start, end in self._hunks.get(path, ()))
@@ -164,25 +191,31 @@ def _restore_indent(suggestion: str, original_first_line: str | None) -> str:
 
 
 def _suggestion_block(
-    finding: ReviewFinding, placement: Placement, lines: DiffLines, secrets: Sequence[str]
+    finding: ReviewFinding, placement: Placement | None, lines: DiffLines, secrets: Sequence[str]
 ) -> list[str]:
     code = finding.suggestion
     if code is None:
         return []
     if scrub(code, secrets) != code:
         return ["_A suggested change was withheld: it contained a secret._"]
-    if placement.exact:
+    if placement is not None and placement.exact:
         restored = _restore_indent(code, lines.text(finding.path, finding.line))
         # An empty block deletes the lines; fence() would leave one blank line instead.
         return ["```suggestion\n```" if restored == "" else fence(restored, "suggestion")]
     span = f"{finding.line}-{finding.last_line}"
-    return [f"Suggested replacement for lines {span} (it reaches outside the diff):", fence(code)]
+    why = "it reaches outside the diff" if placement is not None else "not on the diff"
+    return [f"Suggested replacement for lines {span} ({why}):", fence(code)]
 
 
-def inline_body(
-    finding: ReviewFinding, placement: Placement, lines: DiffLines, secrets: Sequence[str]
+def _comment_body(
+    finding: ReviewFinding,
+    placement: Placement | None,
+    lines: DiffLines,
+    secrets: Sequence[str],
 ) -> str:
     parts = [_heading(finding, secrets), ""]
+    if placement is None:  # a file comment: say which lines, GitHub shows none
+        parts += [f"At {inline_code(scrub(location(finding), secrets))}.", ""]
     if finding.body:
         parts += [_balanced(clip(safe_markdown(finding.body, secrets), INLINE_LIMIT // 2)), ""]
     suggestion = _suggestion_block(finding, placement, lines, secrets)
@@ -192,6 +225,16 @@ def inline_body(
         parts += [*suggestion, ""]
     parts += [_meta(finding, secrets), fingerprint_marker(finding.id)]
     return "\n".join(parts)
+
+
+def inline_body(
+    finding: ReviewFinding, placement: Placement, lines: DiffLines, secrets: Sequence[str]
+) -> str:
+    return _comment_body(finding, placement, lines, secrets)
+
+
+def file_comment_body(finding: ReviewFinding, secrets: Sequence[str]) -> str:
+    return _comment_body(finding, None, DiffLines({}), secrets)
 
 
 def location(finding: ReviewFinding) -> str:
@@ -231,32 +274,68 @@ class InlineComment:
 
 
 @dataclass(frozen=True)
+class FileComment:
+    """A comment on a whole file: the single-comment endpoint's ``subject_type: file``."""
+
+    finding: ReviewFinding
+    body: str
+
+    def payload(self, head: str) -> dict[str, Any]:
+        return {
+            "body": self.body,
+            "commit_id": head,
+            "path": self.finding.path,
+            "subject_type": "file",
+        }
+
+
+@dataclass(frozen=True)
 class ReviewDraft:
-    """One review: inline comments, and findings listed in the body with the reason why."""
+    """One review: inline comments, and findings listed in the body with the reason why.
+
+    ``file_comments`` are posted one by one before the review; the review only counts them.
+    """
 
     comments: tuple[InlineComment, ...]
     in_body: tuple[tuple[ReviewFinding, str], ...]
     head: str
     run_id: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    file_comments: tuple[FileComment, ...] = ()
 
     @property
     def findings(self) -> list[ReviewFinding]:
-        return [c.finding for c in self.comments] + [f for f, _ in self.in_body]
+        return (
+            [c.finding for c in self.comments]
+            + [c.finding for c in self.file_comments]
+            + [f for f, _ in self.in_body]
+        )
+
+    @property
+    def needs_review(self) -> bool:
+        """File comments stand alone: a review is posted only for what it holds itself."""
+        return bool(self.comments or self.in_body)
 
     def moving_to_body(self, moved: Iterable[InlineComment], reason: str) -> ReviewDraft:
         gone = {id(c) for c in moved}
-        return ReviewDraft(
+        return replace(
+            self,
             comments=tuple(c for c in self.comments if id(c) not in gone),
             in_body=self.in_body
             + tuple((c.finding, reason) for c in self.comments if id(c) in gone),
-            head=self.head,
-            run_id=self.run_id,
-            secrets=self.secrets,
+        )
+
+    def moving_files_to_body(self, moved: Iterable[FileComment], reason: str) -> ReviewDraft:
+        gone = {id(c) for c in moved}
+        return replace(
+            self,
+            file_comments=tuple(c for c in self.file_comments if id(c) not in gone),
+            in_body=self.in_body
+            + tuple((c.finding, reason) for c in self.file_comments if id(c) in gone),
         )
 
     def body(self, summary_url: str | None = None) -> str:
-        count = len(self.comments) + len(self.in_body)
+        count = len(self.findings)
         lines = [
             review_marker(self.head, self.run_id),
             f"### council: {count} new finding{'s' if count != 1 else ''} on `{self.head[:12]}`",
@@ -264,6 +343,8 @@ class ReviewDraft:
         ]
         if self.comments:
             lines.append(f"{len(self.comments)} as comments on the diff.")
+        if self.file_comments:
+            lines.append(f"{len(self.file_comments)} as comments on whole files.")
         if summary_url:
             lines.append(f"The [summary comment]({summary_url}) shows the whole review.")
         by_reason: dict[str, list[ReviewFinding]] = {}
@@ -285,6 +366,12 @@ class ReviewDraft:
 
 OFF_DIFF = "Not on a line of the diff"
 OVER_LIMIT = "Over the inline comment limit"
+OVER_FILE_LIMIT = f"Not on a line of the diff, over the limit of {MAX_FILE_COMMENTS} file comments"
+
+
+def takes_file_comment(finding: ReviewFinding, lines: DiffLines) -> bool:
+    """Anchored in a file GitHub shows in the PR, on no line of its diff."""
+    return finding.anchor is Anchor.FILE and lines.has_file(finding.path)
 
 
 def draft_review(
@@ -294,21 +381,31 @@ def draft_review(
     head: str,
     run_id: str,
     max_comments: int,
+    max_file_comments: int = MAX_FILE_COMMENTS,
     secrets: Sequence[str] = (),
 ) -> ReviewDraft:
-    """Place ``findings`` (in rank order): inline where GitHub takes them, else in the body."""
+    """Place ``findings`` (in rank order): inline where GitHub takes them, on the file when
+    anchored to it, else in the body."""
     comments: list[InlineComment] = []
+    file_comments: list[FileComment] = []
     in_body: list[tuple[ReviewFinding, str]] = []
     for finding in findings:
         placement = place(finding, lines)
-        if placement is None:
+        if placement is None and takes_file_comment(finding, lines):
+            if len(file_comments) >= max_file_comments:
+                in_body.append((finding, OVER_FILE_LIMIT))
+            else:
+                file_comments.append(FileComment(finding, file_comment_body(finding, secrets)))
+        elif placement is None:
             in_body.append((finding, OFF_DIFF))
         elif len(comments) >= max_comments:
             in_body.append((finding, OVER_LIMIT))
         else:
             body = inline_body(finding, placement, lines, secrets)
             comments.append(InlineComment(finding, placement, body))
-    return ReviewDraft(tuple(comments), tuple(in_body), head, run_id, tuple(secrets))
+    return ReviewDraft(
+        tuple(comments), tuple(in_body), head, run_id, tuple(secrets), tuple(file_comments)
+    )
 
 
 def fit_lines(lines: list[str], limit: int, where_rest: str) -> str:

@@ -23,11 +23,24 @@ What it checks, as GitHub does:
   bodies over 65,536 characters are refused;
 - tokens: an unknown token gets 401, a read-only token (a fork PR's) 403 on
   writes; ``GET /user`` answers 403 for an Actions (bot) token, as GitHub does;
-- ``Accept`` and ``X-GitHub-Api-Version`` headers must be sent.
+- ``Accept`` and ``X-GitHub-Api-Version`` headers must be sent;
+- single review comments (``POST /pulls/{n}/comments``, body checked against
+  the ``pulls/create-review-comment`` schema): a line comment is placed as in a
+  review; ``subject_type: file`` takes no line and only a path in the PR's
+  files, else 422 "Validation Failed" with ``pull_request_review_thread.path``
+  (GitHub's wording for an unresolved line, by analogy); ``in_reply_to`` must
+  name a top-level comment of the PR (GitHub has no replies to replies). Each
+  creates a body-less ``COMMENTED`` review of its own, as GitHub does;
+- review comments can be edited (``PATCH /pulls/comments/{id}``, ``{"body"}``)
+  and deleted (``DELETE``, 204) by any token that may write, whoever wrote
+  them: GitHub lets collaborators with write access do that, so it is for
+  council, not the fake, to leave other people's comments alone.
 
-It records requests and state (reviews, review comments, issue comments),
+It records requests and state (reviews, review comments with ``in_reply_to_id``
+on replies and ``subject_type``, issue comments, ``deleted_comments``),
 paginates with ``Link`` headers, and can be scripted with faults
-(``fail_next``: a status with headers, e.g. a 429 with ``Retry-After``).
+(``fail_next``: a status with headers, e.g. a 429 with ``Retry-After``) and
+with people's comments (``add_comment``, ``reply``).
 """
 
 from __future__ import annotations
@@ -57,6 +70,8 @@ _ISSUE_COMMENT_SCHEMA = {
     "properties": {"body": {"type": "string"}},
     "additionalProperties": False,
 }
+# Not in the saved schemas; GitHub documents ``body`` as the one (required) field.
+_EDIT_REVIEW_COMMENT_SCHEMA = _ISSUE_COMMENT_SCHEMA
 
 
 def _load_schemas() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -120,6 +135,25 @@ class Pull:
                     ranges.setdefault(item["filename"], []).append((start, start + count - 1))
         return ranges
 
+    def diff_hunk(self, path: str, line: int) -> str:
+        """The hunk header and lines up to ``line``, as GitHub's ``diff_hunk`` shows them."""
+        for item in self.files():
+            if item["filename"] != path or not item["patch"]:
+                continue
+            hunk: list[str] = []
+            new_line = 0
+            for text in item["patch"].splitlines():
+                match = _HUNK.match(text)
+                if match:
+                    hunk, new_line = [text], int(match.group(1))
+                    continue
+                hunk.append(text)
+                if not text.startswith("-"):
+                    if new_line == line:
+                        return "\n".join(hunk)
+                    new_line += 1
+        return ""
+
 
 def _new_path(section: str) -> str | None:
     for line in section.splitlines():
@@ -167,6 +201,7 @@ class FakeGitHub:
     reviews: list[dict[str, Any]] = field(default_factory=list)
     review_comments: list[dict[str, Any]] = field(default_factory=list)
     issue_comments: list[dict[str, Any]] = field(default_factory=list)
+    deleted_comments: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -174,7 +209,9 @@ class FakeGitHub:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1001)
+        self._clock = itertools.count(0)
         self._create, self._related, self._response = _load_schemas()
+        self._create_comment = self._related["pulls/create-review-comment"]
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -221,9 +258,50 @@ class FakeGitHub:
         pull = self.pulls[number]
         pull.head_sha, pull.patch = head_sha, patch
         for comment in self.review_comments:
-            if comment["path"] in outdated:
+            if comment["path"] in outdated and comment.get("subject_type", "line") == "line":
                 comment["line"] = None
                 comment["position"] = None
+
+    def add_comment(
+        self,
+        number: int,
+        *,
+        login: str,
+        body: str,
+        path: str,
+        line: int | None = None,
+        user_type: str = "User",
+        in_reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A review comment someone wrote on GitHub (a file comment when ``line`` is None)."""
+        pull = self.pulls[number]
+        user = {"login": login, "id": 7_000 + len(login), "type": user_type}
+        subject_type = "file" if line is None else "line"
+        for parent in self.review_comments:
+            if parent["id"] == in_reply_to:  # a reply sits where its thread does
+                subject_type = parent.get("subject_type", "line")
+        with self._lock:
+            review_id = self._add_review(pull, user, "", "COMMENT", pull.head_sha)["id"]
+            return self._add_review_comment(
+                pull,
+                review_id,
+                user,
+                {"body": body, "path": path, "line": line, "side": "RIGHT"},
+                subject_type=subject_type,
+                in_reply_to=in_reply_to,
+            )
+
+    def reply(self, comment_id: int, *, login: str, body: str) -> dict[str, Any]:
+        """Someone answers a review comment in its thread."""
+        parent = next(c for c in self.review_comments if c["id"] == comment_id)
+        return self.add_comment(
+            parent["pull"],
+            login=login,
+            body=body,
+            path=parent["path"],
+            line=parent["line"],
+            in_reply_to=comment_id,
+        )
 
     def fail_next(
         self,
@@ -287,6 +365,11 @@ class FakeGitHub:
                 return self._page(call, pull.files())
             if call.method == "POST" and kind == "reviews":
                 return self._create_review(call, pull, token)
+            if call.method == "POST" and kind == "comments":
+                return self._create_review_comment(call, pull, token)
+        m = re.fullmatch(r"/pulls/comments/(\d+)", rest)
+        if m and call.method in ("PATCH", "DELETE"):
+            return self._change_review_comment(call, int(m.group(1)))
         m = re.fullmatch(r"/pulls/(\d+)/reviews/(\d+)/comments", rest)
         if m and call.method == "GET":
             review_id = int(m.group(2))
@@ -309,12 +392,19 @@ class FakeGitHub:
         per_page = int(call.query.get("per_page", ["30"])[0])
         page = int(call.query.get("page", ["1"])[0])
         chunk = items[(page - 1) * per_page : page * per_page]
-        headers: dict[str, str] = {}
-        if page * per_page < len(items):
-            headers["link"] = (
-                f'<{self.url}{call.path}?per_page={per_page}&page={page + 1}>; rel="next"'
-            )
-        public = [{k: v for k, v in item.items() if k != "pull"} for item in chunk]
+        last = max(1, -(-len(items) // per_page))
+        links = {"prev": page - 1, "next": page + 1, "last": last, "first": 1}
+        # GitHub's order and set: prev/next only where they exist, first/last off the ends.
+        shown = [
+            f'<{self.url}{call.path}?per_page={per_page}&page={target}>; rel="{rel}"'
+            for rel, target in links.items()
+            if (rel == "prev" and page > 1)
+            or (rel == "next" and page < last)
+            or (rel == "last" and page < last)
+            or (rel == "first" and page > 1)
+        ]
+        headers = {"link": ", ".join(shown)} if shown else {}
+        public = [_public(item) for item in chunk]
         return 200, public, headers
 
     def _invalid(self, call: Call, schema: dict[str, Any]) -> str | None:
@@ -367,48 +457,172 @@ class FakeGitHub:
             problem = _placement_problem(comment, ranges.get(comment["path"], []))
             if problem:
                 return 422, _error("Unprocessable Entity", [problem]), {}
+        review = self._add_review(
+            pull,
+            self._user(token),
+            body.get("body", ""),
+            event,
+            body.get("commit_id", pull.head_sha),
+        )
+        for comment in body.get("comments", []):
+            self._add_review_comment(pull, review["id"], self._user(token), comment)
+        return 200, _public(review), {}
+
+    def _add_review(
+        self, pull: Pull, user: dict[str, Any], body: str, event: str | None, commit_id: str
+    ) -> dict[str, Any]:
         review_id = next(self._ids)
         review = {
             "id": review_id,
             "node_id": f"PRR_{review_id}",
-            "user": self._user(token),
-            "body": body.get("body", ""),
+            "user": user,
+            "body": body,
             "state": "COMMENTED" if event == "COMMENT" else (event or "PENDING"),
-            "html_url": f"https://github.test/{self.owner}/{self.repo}/pull/{pull.number}#pullrequestreview-{review_id}",
+            "html_url": f"{self._pull_html(pull)}#pullrequestreview-{review_id}",
             "pull_request_url": f"{self.url}{self.repo_path}/pulls/{pull.number}",
             "_links": {
-                "html": {
-                    "href": f"https://github.test/{self.owner}/{self.repo}/pull/{pull.number}"
-                },
+                "html": {"href": self._pull_html(pull)},
                 "pull_request": {"href": f"{self.url}{self.repo_path}/pulls/{pull.number}"},
             },
-            "submitted_at": "2024-01-01T00:00:00Z",
-            "commit_id": body.get("commit_id", pull.head_sha),
+            "submitted_at": self._timestamp(),
+            "commit_id": commit_id,
             "author_association": "NONE",
         }
         errors = list(jsonschema.Draft7Validator(self._response).iter_errors(review))
         assert not errors, f"the fake's own review response breaks the schema: {errors}"
         self.reviews.append({**review, "pull": pull.number, "event": event})
-        for comment in body.get("comments", []):
-            comment_id = next(self._ids)
-            self.review_comments.append(
-                {
-                    "id": comment_id,
-                    "pull_request_review_id": review_id,
-                    "user": self._user(token),
-                    "body": comment["body"],
-                    "path": comment["path"],
-                    "line": comment["line"],
-                    "original_line": comment["line"],
-                    "start_line": comment.get("start_line"),
-                    "side": comment.get("side", "RIGHT"),
-                    "position": 1,
-                    "commit_id": review["commit_id"],
-                    "html_url": f"https://github.test/{self.owner}/{self.repo}/pull/{pull.number}#discussion_r{comment_id}",
-                    "pull": pull.number,
-                }
+        return review
+
+    def _add_review_comment(
+        self,
+        pull: Pull,
+        review_id: int,
+        user: dict[str, Any],
+        request: dict[str, Any],
+        *,
+        subject_type: str = "line",
+        in_reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """Store a review comment shaped like GitHub's ``pull-request-review-comment``."""
+        comment_id = next(self._ids)
+        on_file = subject_type == "file"
+        line = None if on_file else request.get("line")
+        start_line = None if on_file else request.get("start_line")
+        now = self._timestamp()
+        api_url = f"{self.url}{self.repo_path}/pulls/comments/{comment_id}"
+        html_url = f"{self._pull_html(pull)}#discussion_r{comment_id}"
+        comment: dict[str, Any] = {
+            "url": api_url,
+            "pull_request_review_id": review_id,
+            "id": comment_id,
+            "node_id": f"PRRC_{comment_id}",
+            "diff_hunk": "" if line is None else pull.diff_hunk(request["path"], line),
+            "path": request["path"],
+            "position": None if line is None else 1,
+            "original_position": None if line is None else 1,
+            "commit_id": request.get("commit_id", pull.head_sha),
+            "original_commit_id": request.get("commit_id", pull.head_sha),
+            "user": user,
+            "body": request["body"],
+            "created_at": now,
+            "updated_at": now,
+            "html_url": html_url,
+            "pull_request_url": f"{self.url}{self.repo_path}/pulls/{pull.number}",
+            "author_association": "NONE",
+            "_links": {
+                "self": {"href": api_url},
+                "html": {"href": html_url},
+                "pull_request": {"href": f"{self.url}{self.repo_path}/pulls/{pull.number}"},
+            },
+            "start_line": start_line,
+            "original_start_line": start_line,
+            "start_side": None if start_line is None else request.get("start_side", "RIGHT"),
+            "line": line,
+            "original_line": line,
+            "side": request.get("side", "RIGHT"),
+            "subject_type": subject_type,
+            "pull": pull.number,
+        }
+        if in_reply_to is not None:  # GitHub gives the field on replies only
+            comment["in_reply_to_id"] = in_reply_to
+        self.review_comments.append(comment)
+        return comment
+
+    def _create_review_comment(
+        self, call: Call, pull: Pull, token: Token
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``POST /pulls/{n}/comments``: a reply, a file comment, or a line comment."""
+        invalid = self._invalid(call, self._create_comment)
+        if invalid:
+            return 422, _error("Invalid request.", [invalid]), {}
+        body: dict[str, Any] = call.body
+        if len(body["body"]) > BODY_LIMIT:
+            return 422, _validation_failed("body", "is too long (maximum is 65536 characters)"), {}
+        if body["commit_id"] != pull.head_sha:
+            return 422, _validation_failed("commit_id", "is not part of the pull request"), {}
+        reply_to = body.get("in_reply_to")
+        subject_type = body.get("subject_type", "line")
+        if reply_to is not None:
+            parent = next(
+                (
+                    c
+                    for c in self.review_comments
+                    if c["id"] == reply_to and c["pull"] == pull.number
+                ),
+                None,
             )
-        return 200, review, {}
+            if parent is None or "in_reply_to_id" in parent:
+                return 422, _validation_failed("in_reply_to", "is not a top-level comment"), {}
+            request = {**body, "path": parent["path"], "line": parent["line"]}
+            subject_type = parent.get("subject_type", "line")
+        elif subject_type == "file":
+            if any(k in body for k in ("line", "start_line", "position")):
+                return 422, _validation_failed("line", "is not allowed on a file comment"), {}
+            if body["path"] not in {f["filename"] for f in pull.files()}:
+                return (
+                    422,
+                    _validation_failed("pull_request_review_thread.path", "could not be resolved"),
+                    {},
+                )
+            request = body
+        else:
+            problem = _placement_problem(body, pull.commentable().get(body["path"], []))
+            if problem:
+                return 422, _validation_failed("pull_request_review_thread.line", problem), {}
+            request = body
+        user = self._user(token)
+        review = self._add_review(pull, user, "", "COMMENT", pull.head_sha)
+        comment = self._add_review_comment(
+            pull, review["id"], user, request, subject_type=subject_type, in_reply_to=reply_to
+        )
+        return 201, _public(comment), {}
+
+    def _change_review_comment(
+        self, call: Call, comment_id: int
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``PATCH`` (edit the body) or ``DELETE`` one review comment."""
+        comment = next((c for c in self.review_comments if c["id"] == comment_id), None)
+        if comment is None:
+            return 404, _error("Not Found"), {}
+        if call.method == "DELETE":
+            self.review_comments.remove(comment)
+            self.deleted_comments.append(comment)
+            return 204, None, {}
+        invalid = self._invalid(call, _EDIT_REVIEW_COMMENT_SCHEMA)
+        if invalid:
+            return 422, _error("Invalid request.", [invalid]), {}
+        if len(call.body["body"]) > BODY_LIMIT:
+            return 422, _validation_failed("body", "is too long (maximum is 65536 characters)"), {}
+        comment["body"] = call.body["body"]
+        comment["updated_at"] = self._timestamp()
+        return 200, _public(comment), {}
+
+    def _pull_html(self, pull: Pull) -> str:
+        return f"https://github.test/{self.owner}/{self.repo}/pull/{pull.number}"
+
+    def _timestamp(self) -> str:
+        seconds = next(self._clock)
+        return f"2024-01-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
 
     def _create_issue_comment(
         self, call: Call, number: int, token: Token
@@ -468,6 +682,28 @@ def _placement_problem(comment: dict[str, Any], hunks: list[tuple[int, int]]) ->
     return None
 
 
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API shows it: without the fake's own bookkeeping."""
+    return {k: v for k, v in item.items() if k not in ("pull", "event")}
+
+
+def _validation_failed(field: str, message: str) -> dict[str, Any]:
+    """The shape of a single-comment endpoint's 422 (objects in ``errors``, not strings)."""
+    return {
+        "message": "Validation Failed",
+        "errors": [
+            {
+                "resource": "PullRequestReviewComment",
+                "code": "custom",
+                "field": field,
+                "message": message,
+            }
+        ],
+        "documentation_url": "https://docs.github.com/rest/pulls/comments#create-a-review-comment-for-a-pull-request",
+        "status": "422",
+    }
+
+
 def _error(message: str, errors: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "message": message,
@@ -515,9 +751,10 @@ class _Handler(BaseHTTPRequestHandler):
             call.status = status
             call.headers.pop("authorization", None)
             fake.calls.append(call)
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        if data:
+            self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
