@@ -17,9 +17,17 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from coordinator.dismissals import load_dismissals
-from coordinator.events import SessionFinished, SessionRetrying, SessionStarted, ToolCalled, Usage
+from coordinator.events import (
+    SessionFinished,
+    SessionRetrying,
+    SessionStarted,
+    TextDelta,
+    ToolCalled,
+    Usage,
+)
 from coordinator.findings import Severity
 from coordinator.review import ReviewerStatus
+from coordinator.tui import app as tui_app
 from coordinator.tui.app import CouncilApp
 from coordinator.tui.demo import DEMO_FILES, demo_findings, demo_overview, demo_review, demo_script
 from coordinator.tui.screens import ConfirmScreen, ExportScreen, HelpScreen
@@ -123,6 +131,40 @@ async def test_rows_change_state_as_events_arrive(tmp_path: Path) -> None:
         assert cell(app, "agent:security", "state") == "● running"  # its chunk 2 is queued
         assert cell(app, "agent:tests", "state") == "✗ failed"
         assert cell(app, "agent:tests", "detail") == "boom"
+
+
+class CountingApp(CouncilApp):
+    CSS_PATH = str(Path(tui_app.__file__).parent / str(CouncilApp.CSS_PATH))  # not ours
+    repaints = 0
+
+    def _paint(self) -> None:
+        self.repaints += 1
+        super()._paint()
+
+
+async def test_a_burst_of_events_is_one_repaint_and_an_idle_app_repaints_nothing(
+    tmp_path: Path,
+) -> None:
+    run = scripted(tmp_path)
+    app = CountingApp(lambda: run, clock=run.clock, refresh_s=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, run)
+        before = app.repaints
+        run.feed(
+            SessionStarted("security#1", "security", "s"),
+            *(TextDelta("security#1", "security", f"token {n} ") for n in range(500)),
+            ToolCalled("security#1", "security", "read", "app/db.py", "completed", "c1"),
+            SessionFinished("security#1", "security", ReviewerStatus.OK, 0, Usage(), 1.0),
+        )
+        await run.wait_drained()
+        await pilot.pause(0.2)
+        assert cell(app, "session:security#1", "state") == "✓ done"
+        assert cell(app, "session:security#1", "tools") == "1"
+        assert 1 <= app.repaints - before <= 4  # 503 events, a few scheduler turns
+
+        idle = app.repaints
+        await pilot.pause(0.4)  # nothing running: no clock to advance either
+        assert app.repaints == idle
 
 
 async def test_selecting_a_reviewer_shows_its_streamed_text_and_tool_calls(

@@ -110,7 +110,7 @@ def location(f: ReviewFinding) -> str:
 def _highlighted_lines(path: str, lines: Sequence[str]) -> list[Text]:
     """Each line syntax-highlighted, lexed together so multi-line constructs colour right."""
     code = "\n".join(lines)
-    syntax = Syntax(code, _lexer(path), theme=SYNTAX_THEME, background_color="default")
+    syntax = Syntax(code, lexer_for(path), theme=SYNTAX_THEME, background_color="default")
     text = syntax.highlight(code)
     # Keep the theme's colours but not its backgrounds: those mark added/deleted lines here.
     text.style = ""
@@ -126,8 +126,13 @@ def _highlighted_lines(path: str, lines: Sequence[str]) -> list[Text]:
 
 
 @functools.lru_cache(maxsize=256)
-def _lexer(path: str) -> str:
-    """By file name only: pygments' content guessing tries every lexer and is slow."""
+def lexer_for(path: str) -> str:
+    """By file name only: pygments' content guessing tries every lexer and is slow.
+
+    Even so, the first look-up in a process is slow (~0.4 s: it compiles every
+    lexer's file-name patterns and imports pygments plugins), so the app makes it
+    for the changed files in a thread at start-up.
+    """
     try:
         return str(get_lexer_for_filename(path).aliases[0])
     except ClassNotFound:

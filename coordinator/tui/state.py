@@ -1,7 +1,7 @@
 """The live view's state: events folded into one row per session and per reviewer.
 
 Pure (no textual). Folding an event is O(1) and only marks what changed, so the app
-can take thousands of events a second and repaint at a fixed rate from
+can take thousands of events a second and repaint a batch of them at a time from
 ``take_dirty()`` instead of once per event.
 """
 
@@ -260,6 +260,11 @@ class RunState:
     @property
     def active(self) -> bool:
         return any(not r.state.finished for r in self.sessions.values())
+
+    @property
+    def clocks_running(self) -> bool:
+        """Some row's elapsed time is counting, so the view changes without events."""
+        return any(r.state in (RowState.RUNNING, RowState.RETRYING) for r in self.sessions.values())
 
     def requeue(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -7,7 +7,7 @@ they never talk to the run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,8 +17,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, Log, ProgressBar
 from textual.widgets.data_table import ColumnKey
 
+from coordinator.events import Usage
 from coordinator.tui import render
 from coordinator.tui.state import ReviewerRow, RowState, RunState, SessionRow
+from coordinator.tui.widgets.table import RowCachedTable
 
 AGENT_ROW = "agent:"
 SESSION_ROW = "session:"
@@ -65,7 +67,7 @@ class RunSummary(Horizontal):
             bar.update(total=max(1, totals.sessions), progress=totals.finished)
 
 
-class ReviewerTable(DataTable[Text | str]):
+class ReviewerTable(RowCachedTable[Text | str]):
     """Reviewers with their chunks beneath when they have several. Rows are keyed
     ``agent:NAME`` and ``session:KEY``."""
 
@@ -80,6 +82,7 @@ class ReviewerTable(DataTable[Text | str]):
         super().__init__(cursor_type="row", id=id)
         self._state: RunState | None = None
         self._width = 0
+        self._shown: dict[str, _RowFacts] = {}  # by row key: what its cells were built from
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -106,18 +109,23 @@ class ReviewerTable(DataTable[Text | str]):
         self._state, self._width = state, self.size.width
         self.columns[ColumnKey("detail")].width = self.detail_width
         self.clear()
+        self._shown.clear()
         now = state.now()
         for agent in state.agents:
             reviewer = state.reviewer(agent)
-            self.add_row(*_reviewer_cells(reviewer, now), key=AGENT_ROW + agent)
+            self._add(AGENT_ROW + agent, _reviewer_facts(reviewer, now))
             if len(reviewer.sessions) > 1:
                 for session in reviewer.sessions:
-                    self.add_row(*_session_cells(session, now), key=SESSION_ROW + session.key)
+                    self._add(SESSION_ROW + session.key, _session_facts(session, now))
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
+    def _add(self, row_key: str, facts: _RowFacts) -> None:
+        self._shown[row_key] = facts
+        self.add_row(*_cells(facts), key=row_key)
+
     def refresh_rows(self, state: RunState, dirty: Iterable[str]) -> None:
-        """Update only what changed, plus the clocks of what is running."""
+        """Update only the cells that changed: of what had events, and the running clocks."""
         now = state.now()
         keys = set(dirty)
         keys.update(k for k, s in state.sessions.items() if s.state in _LIVE)
@@ -125,14 +133,14 @@ class ReviewerTable(DataTable[Text | str]):
         for key in keys:
             row_key = SESSION_ROW + key
             if row_key in self.rows:
-                self._set(row_key, _session_cells(state.sessions[key], now))
+                self._set(row_key, _session_facts(state.sessions[key], now))
         for agent in agents:
-            self._set(AGENT_ROW + agent, _reviewer_cells(state.reviewer(agent), now))
+            self._set(AGENT_ROW + agent, _reviewer_facts(state.reviewer(agent), now))
 
-    def _set(self, row_key: str, cells: list[Text | str]) -> None:
-        for (column, _label, _width), value in zip(COLUMNS, cells, strict=True):
-            if self.get_cell(row_key, column) != value:
-                self.update_cell(row_key, column, value)
+    def _set(self, row_key: str, facts: _RowFacts) -> None:
+        if self._shown.get(row_key) != facts:  # most events (streamed text) change no cell
+            self._shown[row_key] = facts
+            self.set_cells(row_key, _COLUMN_KEYS, _cells(facts))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
@@ -141,6 +149,7 @@ class ReviewerTable(DataTable[Text | str]):
 
 
 _LIVE = (RowState.RUNNING, RowState.RETRYING)
+_COLUMN_KEYS = tuple(key for key, _label, _width in COLUMNS)
 
 
 def _detail(state: RowState, last_tool: str, note: str) -> Text:
@@ -160,35 +169,70 @@ def _numbers(tin: int, tout: int, usd: float, found: int) -> list[Text | str]:
     ]
 
 
-def _reviewer_cells(reviewer: ReviewerRow, now: float) -> list[Text | str]:
-    state = reviewer.state
-    name = Text(reviewer.agent, style="bold")
-    if len(reviewer.sessions) > 1:
-        name.append(f" {reviewer.finished}/{len(reviewer.sessions)}", style="#8a8a8a")
-    usage = reviewer.usage
+class _RowFacts(NamedTuple):
+    """All a row's cells are made of: comparing these is far cheaper than building cells."""
+
+    name: str  # the reviewer; for a session row, its chunk ("1/3 ")
+    more: str  # the reviewer's sessions finished ("2/3"); the session's paths
+    is_session: bool
+    state: RowState
+    elapsed: str
+    tool_calls: int
+    last_tool: str
+    note: str
+    usage: Usage
+    findings: int
+
+
+def _reviewer_facts(reviewer: ReviewerRow, now: float) -> _RowFacts:
+    several = len(reviewer.sessions) > 1
+    return _RowFacts(
+        reviewer.agent,
+        f"{reviewer.finished}/{len(reviewer.sessions)}" if several else "",
+        False,
+        reviewer.state,
+        render.elapsed(reviewer.elapsed(now)),
+        reviewer.tool_calls,
+        reviewer.last_tool,
+        reviewer.note,
+        reviewer.usage,
+        reviewer.findings,
+    )
+
+
+def _session_facts(session: SessionRow, now: float) -> _RowFacts:
+    plan = session.plan
+    return _RowFacts(
+        f"{plan.chunk_index + 1}/{plan.chunk_count} ",
+        ", ".join(plan.paths),
+        True,
+        session.state,
+        render.elapsed(session.elapsed(now)),
+        session.tool_calls,
+        session.last_tool,
+        session.note,
+        session.total_usage,
+        session.findings,
+    )
+
+
+def _cells(row: _RowFacts) -> list[Text | str]:
+    if row.is_session:
+        name = Text(f"  └ {row.name}", style="#8a8a8a")
+        name.append(row.more, style="#8a8a8a")
+        name.truncate(COLUMNS[0][2], overflow="ellipsis")
+    else:
+        name = Text(row.name, style="bold")
+        if row.more:
+            name.append(f" {row.more}", style="#8a8a8a")
+    usage = row.usage
     return [
         name,
-        render.state_text(state),
-        Text(render.elapsed(reviewer.elapsed(now)), justify="right"),
-        Text(str(reviewer.tool_calls), justify="right"),
-        _detail(state, reviewer.last_tool, reviewer.note),
-        *_numbers(usage.tokens_in, usage.tokens_out, usage.cost_usd, reviewer.findings),
-    ]
-
-
-def _session_cells(session: SessionRow, now: float) -> list[Text | str]:
-    plan = session.plan
-    label = Text(f"  └ {plan.chunk_index + 1}/{plan.chunk_count} ", style="#8a8a8a")
-    label.append(", ".join(plan.paths), style="#8a8a8a")
-    label.truncate(COLUMNS[0][2], overflow="ellipsis")
-    usage = session.total_usage
-    return [
-        label,
-        render.state_text(session.state),
-        Text(render.elapsed(session.elapsed(now)), justify="right"),
-        Text(str(session.tool_calls), justify="right"),
-        _detail(session.state, session.last_tool, session.note),
-        *_numbers(usage.tokens_in, usage.tokens_out, usage.cost_usd, session.findings),
+        render.state_text(row.state),
+        Text(row.elapsed, justify="right"),
+        Text(str(row.tool_calls), justify="right"),
+        _detail(row.state, row.last_tool, row.note),
+        *_numbers(usage.tokens_in, usage.tokens_out, usage.cost_usd, row.findings),
     ]
 
 
@@ -200,6 +244,7 @@ class SessionLog(Vertical):
         self._keys: tuple[str, ...] = ()
         self._written: dict[str, int] = {}
         self._last_key: str | None = None
+        self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(id="log-title")
@@ -211,33 +256,37 @@ class SessionLog(Vertical):
         self._written = {}
         self._last_key = None
         self.query_one("#log-text", Log).clear()
-        self.query_one("#log-title", Label).update(title)
+        self.retitle(title)
         self.append_new(sessions)
 
     def retitle(self, title: Text) -> None:
-        self.query_one("#log-title", Label).update(title)
+        if title != self._title:  # asked on each repaint that had text for the log
+            self._title = title
+            self.query_one("#log-title", Label).update(title)
 
     @property
     def keys(self) -> tuple[str, ...]:
         return self._keys
 
     def append_new(self, sessions: list[SessionRow]) -> None:
-        log = self.query_one("#log-text", Log)
+        new: list[str] = []  # written at once: each write re-lays out and scrolls the log
         several = len(self._keys) > 1
         for session in sessions:
             transcript = session.transcript
             seen = self._written.get(session.key, transcript.first)
             if seen < transcript.first:
                 # Older text was dropped from memory: say so instead of pretending.
-                log.write(f"\n[… {transcript.first - seen} earlier pieces dropped …]\n")
+                new.append(f"\n[… {transcript.first - seen} earlier pieces dropped …]\n")
             pieces = transcript.since(seen)
             if not pieces:
                 continue
             if several and self._last_key != session.key:
-                log.write(f"\n── {session.key} ──\n")
-            log.write("".join(pieces))
+                new.append(f"\n── {session.key} ──\n")
+            new.extend(pieces)
             self._written[session.key] = transcript.end
             self._last_key = session.key
+        if new:
+            self.query_one("#log-text", Log).write("".join(new))
 
 
 class LivePane(Vertical):
