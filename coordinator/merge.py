@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import heapq
+import operator
 import re
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from coordinator.findings import (
     Anchor,
@@ -38,6 +38,7 @@ from coordinator.findings import (
     ReviewFinding,
     Severity,
 )
+from coordinator.words import collapse, overlaps, title_words, word_stems
 
 
 class LineLocator(Protocol):
@@ -139,13 +140,21 @@ def anchor_finding(finding: Finding, locator: LineLocator) -> Anchor:
     starts in the diff and runs past it keeps its line's anchor. Line and end_line
     stay as reported: the suggestion replaces exactly that range.
     """
-    best = locator.locate(finding.path, finding.line)
-    last = min(finding.last_line, finding.line + MAX_RANGE_SCAN)
-    line = finding.line + 1
-    while best is not Anchor.ADDED and line <= last:
-        candidate = locator.locate(finding.path, line)
-        if _anchor_rank(candidate) < _anchor_rank(best):
-            best = candidate
+    return _range_anchor(locator, finding.path, finding.line, finding.last_line)
+
+
+def _range_anchor(locator: LineLocator, path: str, line: int, last_line: int) -> Anchor:
+    best = locator.locate(path, line)
+    if last_line == line:  # most findings: nothing to scan
+        return best
+    last = min(last_line, line + MAX_RANGE_SCAN)
+    best_rank = _anchor_rank(best)
+    line += 1
+    while best_rank and line <= last:  # rank 0: added, nothing better
+        candidate = locator.locate(path, line)
+        rank = _anchor_rank(candidate)
+        if rank < best_rank:
+            best, best_rank = candidate, rank
         line += 1
     return best
 
@@ -197,79 +206,117 @@ def _member_key(reviewer: str, f: Finding) -> _Key:
 
 
 class _Candidate:
-    """A reported finding on its way through merge; its words are read only when compared.
+    """A reported finding on its way through merge: what merge reads of it, copied.
 
-    Most findings of a big review have no neighbour within NEAR_LINES, so their
-    title and body are never tokenised; slots keep 100,000 of these small.
+    Made in input order, the order the findings sit in memory. The stages after visit
+    them by file and line, then by rank: reading a pydantic model there (the object,
+    its ``__dict__``, the value) misses the CPU cache at each step, which cost a big
+    merge more than the work, so each finding is read here once. Slots keep 100,000
+    of these small.
+
+    The body is tokenised only when compared: most findings of a big review have no
+    neighbour within NEAR_LINES. Reviewers reuse titles, so their words are cached.
     """
 
     __slots__ = (
         "_text_tokens",
-        "_title_tokens",
         "anchor",
         "category",
-        "key",
+        "confidence",
+        "fields",
         "last_line",
         "line",
         "path",
+        "rank_key",
         "reported",
         "reviewer",
+        "severity",
+        "title",
+        "title_tokens",
     )
 
     def __init__(self, reported: ReportedFinding, anchor: Anchor) -> None:
         f = reported.finding
         self.reported = reported
-        self.reviewer = reported.reviewer
-        self.path, self.line, self.last_line = f.path, f.line, f.last_line
+        self.fields = fields = _finding_values(f.__dict__)
+        self.reviewer = reviewer = reported.reviewer
+        self.path = fields[_PATH]
+        self.line, self.last_line = fields[_LINE], f.last_line
+        self.severity = severity = fields[_SEVERITY]
+        self.confidence = confidence = fields[_CONFIDENCE]
+        # The start of `key`, which nearly always settles the order within a cluster.
+        self.rank_key = (severity.order, -confidence, reviewer)
         self.anchor = anchor
-        self.key = _member_key(reported.reviewer, f)
-        self.category = f.category.strip().lower()
-        self._title_tokens: frozenset[str] | None = None
+        self.category = _normal_category(fields[_CATEGORY])
+        self.title, self.title_tokens = title_words(fields[_TITLE])
         self._text_tokens: frozenset[str] | None = None
 
-    @classmethod
-    def of(cls, reported: ReportedFinding, anchor: Anchor) -> _Candidate:
-        return cls(reported, anchor)
-
     @property
-    def title(self) -> str:
-        return _normal_title(self.reported.finding.title)
-
-    @property
-    def title_tokens(self) -> frozenset[str]:
-        if self._title_tokens is None:
-            self._title_tokens = _tokens(self.reported.finding.title)
-        return self._title_tokens
+    def key(self) -> _Key:
+        # Computed when sorted, not stored: few candidates are ever sorted by it.
+        return _member_key(self.reviewer, self.reported.finding)
 
     @property
     def text_tokens(self) -> frozenset[str]:
         if self._text_tokens is None:
-            self._text_tokens = self.title_tokens | _tokens(self.reported.finding.body)
+            self._text_tokens = self.title_tokens | word_stems(self.fields[_BODY])
         return self._text_tokens
 
 
+@lru_cache(maxsize=1 << 10)
+def _normal_category(category: str) -> str:
+    return category.strip().lower()
+
+
+# The results are not validated (model_construct): every field comes from a Finding
+# that was validated when it was parsed, or is computed here with its declared type,
+# and validating 100,000 of them again would be most of a big merge's time.
+
 _FINDING_FIELDS = tuple(Finding.model_fields)
-
-
-def _finding_fields(finding: Finding) -> dict[str, Any]:
-    # Only the Finding fields, even if a caller passed a subclass carrying more.
-    values = finding.__dict__
-    return {name: values[name] for name in _FINDING_FIELDS}
-
-
-# The results are built with model_construct: every field comes from a Finding that
-# was validated when it was parsed, or is computed here with its declared type, and
-# validating 100,000 of them again would be most of a big merge's time.
+# The Finding fields' values, in order (only those, even from a subclass carrying more).
+_finding_values = operator.itemgetter(*_FINDING_FIELDS)
+_PATH, _LINE, _SEVERITY, _CATEGORY, _TITLE, _BODY, _CONFIDENCE, _EVIDENCE = map(
+    _FINDING_FIELDS.index,
+    ("path", "line", "severity", "category", "title", "body", "confidence", "evidence"),
+)
 
 
 def _reject(reported: ReportedFinding, reason: str) -> RejectedFinding:
-    fields = _finding_fields(reported.finding)
-    return RejectedFinding.model_construct(**fields, reviewer=reported.reviewer, reason=reason)
+    values = dict(zip(_FINDING_FIELDS, _finding_values(reported.finding.__dict__), strict=True))
+    values["reviewer"], values["reason"] = reported.reviewer, reason
+    return RejectedFinding.model_construct(**values)
+
+
+def _anchored(
+    reported: Sequence[ReportedFinding],
+    locator: LineLocator,
+    mode: FilterMode,
+    rejected: list[RejectedFinding],
+) -> list[_Candidate]:
+    """Candidates of the findings `mode` keeps; the others go to ``rejected``."""
+    candidates: list[_Candidate] = []
+    kept_anchors = ANCHOR_FACTOR[mode]
+    for r in reported:
+        f = r.finding
+        # Not memoised by range: a lookup costs about what a memo does, and only one
+        # finding in nine of a big review repeats another's range exactly.
+        anchor = _range_anchor(locator, f.path, f.line, f.last_line)
+        if anchor in kept_anchors:
+            candidates.append(_Candidate(r, anchor))
+            continue
+        reason = _filter_reason(f, anchor, mode)
+        if reason is None:
+            candidates.append(_Candidate(r, anchor))
+        else:
+            rejected.append(_reject(r, reason))
+    return candidates
 
 
 def _apply_reviewer_limits(
     candidates: list[_Candidate], limits: Mapping[str, int]
 ) -> tuple[list[_Candidate], list[RejectedFinding]]:
+    if not limits:
+        return candidates, []
     by_reviewer: dict[str, list[_Candidate]] = defaultdict(list)
     for c in candidates:
         by_reviewer[c.reviewer].append(c)
@@ -291,61 +338,6 @@ def _apply_reviewer_limits(
 
 # -- similarity and clustering ---------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    _WORD.findall(
-        """a an and are as at be been being but by can could do does for from has have here
-    if in into is issue it its likely may maybe might more not of on or possible possibly
-    potential potentially problem should than that the then there
-    these this those to use used uses using very via was were when where which while
-    will with would"""
-    )
-)
-_SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("s", ""))
-
-
-@lru_cache(maxsize=1 << 16)  # reviewers' vocabulary is small; findings repeat its words
-def _stem(word: str) -> str:
-    # Just enough stemming that "awaited"/"await" and "closes"/"closing" meet.
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            break
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-@lru_cache(maxsize=1 << 12)  # titles repeat across reviewers and chunks
-def _tokens(text: str) -> frozenset[str]:
-    """Stems of the distinct words (runs of [a-z0-9] in the lowercased text) that are
-    longer than one character and not stopwords.
-
-    The split runs in C: every byte but [a-z0-9] becomes a space (non-ASCII
-    characters, encoded as "?", are separators as in ``_WORD``); one-character words
-    are dropped along with the stopwords by a set difference.
-    """
-    ascii_text = text.lower().encode("ascii", "replace").translate(_WORD_BYTES)
-    words = set(ascii_text.decode("ascii").split())
-    words -= _DROPPED_WORDS
-    return frozenset(map(_stem, words))
-
-
-_WORD_BYTES = bytes(b if 97 <= b <= 122 or 48 <= b <= 57 else 32 for b in range(256))
-_DROPPED_WORDS = _STOPWORDS | frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def _overlaps(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
-    """Token Jaccard >= threshold, on at least two shared words unless it is >= 0.5.
-
-    One shared word is chance in short titles ("Unused import" / "Unused variable").
-    """
-    shared, union = len(a & b), len(a | b)
-    if not union:
-        return False
-    jaccard = shared / union
-    return jaccard >= SURE_SIMILARITY or (shared >= 2 and jaccard >= threshold)
-
 
 def _similar_text(a: _Candidate, b: _Candidate) -> bool:
     """Whether two findings' words say the same thing.
@@ -355,15 +347,18 @@ def _similar_text(a: _Candidate, b: _Candidate) -> bool:
     """
     return (
         a.title == b.title
-        or _overlaps(a.title_tokens, b.title_tokens, TITLE_SIMILARITY)
-        or _overlaps(a.text_tokens, b.text_tokens, TEXT_SIMILARITY)
+        or overlaps(a.title_tokens, b.title_tokens, TITLE_SIMILARITY, SURE_SIMILARITY)
+        or overlaps(a.text_tokens, b.text_tokens, TEXT_SIMILARITY, SURE_SIMILARITY)
     )
 
 
 def _same_problem(a: _Candidate, b: _Candidate) -> bool:
     if a.path != b.path:
         return False
-    gap = max(a.line, b.line) - min(a.last_line, b.last_line)  # <= 0: ranges overlap
+    # max(a.line, b.line) - min(a.last_line, b.last_line), without two builtin calls.
+    gap = (a.line if a.line > b.line else b.line) - (
+        a.last_line if a.last_line < b.last_line else b.last_line
+    )  # <= 0: ranges overlap
     if gap > NEAR_LINES:
         return False
     if a.reviewer == b.reviewer:
@@ -381,15 +376,15 @@ def _cluster(candidates: list[_Candidate]) -> list[list[_Candidate]]:
     (findings starting on one line are all compared), and `_same_problem` is
     symmetric, so the components do not depend on the order either.
     """
-    ordered = candidates
-    parent = list(range(len(ordered)))
+    return list(_components(candidates))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
+def _components(candidates: list[_Candidate]) -> Iterator[list[_Candidate]]:
+    """`_cluster`'s components, members sorted by key, each as soon as the sweep closes it.
+
+    Whatever is worked out from a component is best worked out then, while its
+    members are still in the CPU cache.
+    """
     # Only findings on one file and within NEAR_LINES of each other can be the same
     # problem: bucket by file and sweep each bucket in line order (never all pairs).
     # The sweep keeps the open components: per component, its members whose range
@@ -397,43 +392,75 @@ def _cluster(candidates: list[_Candidate]) -> list[list[_Candidate]]:
     # component's members only until one matches — then it joins the whole
     # component — so findings crowded onto a few lines, most of them one problem,
     # cost about one comparison per component instead of one per neighbour.
-    starts = [c.line for c in ordered]
-    reach = [c.last_line + NEAR_LINES for c in ordered]
-    by_path: dict[str, list[int]] = defaultdict(list)
-    for i, c in enumerate(ordered):
-        by_path[c.path].append(i)
+    by_path: dict[str, list[_Candidate]] = defaultdict(list)
+    for c in candidates:
+        by_path[c.path].append(c)
     same_problem = _same_problem
-    for indices in by_path.values():
-        if len(indices) == 1:
+    for bucket in by_path.values():
+        if len(bucket) == 1:
+            yield bucket
             continue
-        indices.sort(key=starts.__getitem__)
-        open_members: dict[int, deque[int]] = {}  # root -> members, in line order
-        for j in indices:
-            start, b = starts[j], ordered[j]
-            joined: list[deque[int]] = []
-            for root, members in list(open_members.items()):
-                while members and reach[members[0]] < start:
-                    members.popleft()  # ranges end in about line order: drop the ended
-                if not members:
-                    del open_members[root]
-                    continue
-                for i in reversed(members):  # nearest first: the likeliest match
-                    if reach[i] >= start and same_problem(ordered[i], b):
-                        parent[root] = j
-                        joined.append(open_members.pop(root))
+        bucket.sort(key=_by_line)
+        # Per open component: [its members still open, in line order; all its members].
+        open_components: list[list[list[_Candidate]]] = []
+        for b in bucket:
+            ended = b.line - NEAR_LINES - 1  # a range ending here is out of b's reach
+            into: list[list[_Candidate]] | None = None  # the first component b joins
+            kept = 0  # open_components[:kept]: those still open, b's own not yet among them
+            for component in open_components:
+                members = component[0]
+                drop = 0
+                while drop < len(members) and members[drop].last_line <= ended:
+                    drop += 1  # ranges end in about line order: drop the ended
+                if drop:
+                    if drop == len(members):
+                        yield _by_member_key(component[1])
+                        continue
+                    del members[:drop]
+                for a in reversed(members):  # nearest first: the likeliest match
+                    if a.last_line > ended and same_problem(a, b):
+                        if into is not None:  # b links two components: they become one
+                            into[0] = sorted(into[0] + members, key=_by_line)
+                            if len(into[1]) < len(component[1]):  # the smaller into the larger
+                                into[1], component[1] = component[1], into[1]
+                            into[1] += component[1]
+                            break
+                        into = component
+                        open_components[kept] = component
+                        kept += 1
                         break
-            if len(joined) == 1:
-                joined[0].append(j)
-                open_members[j] = joined[0]
+                else:
+                    open_components[kept] = component
+                    kept += 1
+            del open_components[kept:]
+            if into is None:
+                open_components.append([[b], [b]])
             else:
-                merged = deque(heapq.merge(*joined, key=starts.__getitem__)) if joined else deque()
-                merged.append(j)
-                open_members[j] = merged
+                into[0].append(b)
+                into[1].append(b)
+        for component in open_components:
+            yield _by_member_key(component[1])
+        for c in bucket:  # the words are not compared again: let the next file reuse them
+            c._text_tokens = None
 
-    groups: dict[int, list[_Candidate]] = defaultdict(list)
-    for i, c in enumerate(ordered):
-        groups[find(i)].append(c)
-    return [sorted(g, key=_by_key) if len(g) > 1 else g for g in groups.values()]
+
+_by_line = operator.attrgetter("line")
+
+
+def _by_member_key(group: list[_Candidate]) -> list[_Candidate]:
+    """``group`` sorted by `_member_key`, which is built only if its start ties."""
+    if len(group) == 1:
+        return group
+    if len(group) == 2:  # the most common by far: one comparison
+        a, b = group
+        if a.rank_key != b.rank_key:
+            return group if a.rank_key < b.rank_key else [b, a]
+    elif len({c.rank_key for c in group}) == len(group):
+        return sorted(group, key=_by_rank_key)  # no ties: the same order
+    return sorted(group, key=_by_key)
+
+
+_by_rank_key = operator.attrgetter("rank_key")
 
 
 def _by_key(c: _Candidate) -> _Key:
@@ -462,69 +489,70 @@ _LINE_REF = re.compile(r"\b(?:lines?|ln|l)\.?\s*#?\d+(?:\s*(?:-|\u2013|to|and)\s
 _PATH_LINE_REF = re.compile(r"(\.\w+):\d+(?:[:-]\d+)?\b")
 
 
-def _collapse(text: str) -> str:
-    return " ".join(text.split())  # runs of whitespace to one space, none at the ends
-
-
-@lru_cache(maxsize=1 << 12)
-def _normal_title(title: str) -> str:
-    return _collapse(title.lower())
-
-
 def normalise_fingerprint_text(text: str) -> str:
     """Lowercase, drop line references ("line 12", "x.py:12"), collapse whitespace."""
     text = text.lower()
     text = _LINE_REF.sub("line", text)
-    text = _PATH_LINE_REF.sub(r"\1", text)
-    return _collapse(text)
+    if ":" in text:  # a path:line reference needs one; most quoted code has none
+        text = _PATH_LINE_REF.sub(r"\1", text)
+    return collapse(text)
 
 
 def fingerprint(finding: Finding, code_line: str | None) -> str:
     """Stable id from what the finding is about, not where: it survives code moving."""
-    parts = (
-        finding.path,
-        finding.category.strip().lower(),
-        normalise_fingerprint_text(finding.evidence or finding.title),
-        _collapse(code_line or ""),
-    )
+    category = finding.category.strip().lower()
+    return _fingerprint(finding.path, category, finding.evidence or finding.title, code_line)
+
+
+def _fingerprint(path: str, category: str, about: str, code_line: str | None) -> str:
+    parts = (path, category, normalise_fingerprint_text(about), collapse(code_line or ""))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is several times slower
 class _Cluster:
-    members: tuple[_Candidate, ...]  # sorted by key; members[0] is the representative
+    """A component, summed up when the sweep closes it (its members still in the cache)."""
+
+    members: list[_Candidate]  # sorted by key; members[0] is the representative
     reviewers: tuple[str, ...]
     severity: Severity
     confidence: float
     representative: _Candidate
+    fingerprint: str  # its id, unless another cluster has the same fingerprint
+    reported: tuple[ReportedFinding, ...]  # the members as reported
 
     @property
     def order_key(self) -> tuple[_Key, ...]:
         return tuple(m.key for m in self.members)
 
     @classmethod
-    def of(cls, members: list[_Candidate]) -> _Cluster:
-        best: dict[str, float] = {}
-        for m in members:
-            name, conf = m.reviewer, m.reported.finding.confidence
-            best[name] = max(conf, best.get(name, 0.0))
-        return cls(
-            tuple(members),
-            tuple(sorted(best)),
-            members[0].reported.finding.severity,
-            combine_confidence(best),
-            members[0],
-        )
+    def of(cls, members: list[_Candidate], locator: LineLocator) -> _Cluster:
+        first = members[0]
+        fields = first.fields
+        code_line = locator.new_line_text(first.path, first.line)
+        about = fields[_EVIDENCE] or fields[_TITLE]
+        fingerprint = _fingerprint(first.path, first.category, about, code_line)
+        if len(members) == 1:  # a third of a big review's clusters: nothing to combine
+            best = {first.reviewer: max(first.confidence, 0.0)}
+            reviewers: tuple[str, ...] = (first.reviewer,)
+        else:
+            best = {}
+            for m in members:
+                name = m.reviewer
+                best[name] = max(m.confidence, best.get(name, 0.0))
+            reviewers = tuple(sorted(best))
+        confidence = combine_confidence(best)
+        reported = tuple([m.reported for m in members])
+        return cls(members, reviewers, first.severity, confidence, first, fingerprint, reported)
 
 
-def _assign_ids(clusters: list[_Cluster], locator: LineLocator) -> list[str]:
-    """Fingerprint every cluster; colliding ones get a salted hash, in canonical order."""
-    base: list[str] = []
-    for c in clusters:
-        f = c.representative.reported.finding
-        base.append(fingerprint(f, locator.new_line_text(f.path, f.line)))
-    ids = list(base)
+def _assign_ids(clusters: list[_Cluster]) -> list[str]:
+    """The clusters' fingerprints; colliding ones get a salted hash, in canonical order."""
+    base = [c.fingerprint for c in clusters]
     used = set(base)
+    if len(used) == len(base):
+        return base  # no collisions: the usual case, no need to group by id
+    ids = list(base)
     by_base: dict[str, list[int]] = defaultdict(list)
     for i, b in enumerate(base):
         by_base[b].append(i)
@@ -539,9 +567,8 @@ def _assign_ids(clusters: list[_Cluster], locator: LineLocator) -> list[str]:
     return ids
 
 
-def _score(cluster: _Cluster, options: MergeOptions) -> float:
-    weight = max(options.reviewer_weights.get(r, 1.0) for r in cluster.reviewers)
-    anchor_factor = ANCHOR_FACTOR[options.filter_mode][cluster.representative.anchor]
+def _score(cluster: _Cluster, weights: Mapping[str, float], anchor_factor: float) -> float:
+    weight = max(weights.get(r, 1.0) for r in cluster.reviewers) if weights else 1.0
     score = (
         SEVERITY_WEIGHT[cluster.severity]
         * cluster.confidence
@@ -559,20 +586,21 @@ def _confidence_reason(confidence: float, minimum: float) -> str:
 
 
 def _review_finding(cluster: _Cluster, finding_id: str, rank: int, score: float) -> ReviewFinding:
-    fields = _finding_fields(cluster.representative.reported.finding)
-    fields.update(severity=cluster.severity, confidence=cluster.confidence)
-    return ReviewFinding.model_construct(
-        **fields,
-        id=finding_id,
-        rank=rank,
-        score=score,
-        reviewers=list(cluster.reviewers),
-        anchor=cluster.representative.anchor,
-        verdict=None,
+    first = cluster.representative
+    values = dict(zip(_FINDING_FIELDS, first.fields, strict=True))
+    values["severity"], values["confidence"] = cluster.severity, cluster.confidence
+    values["id"], values["rank"], values["score"] = finding_id, rank, score
+    values["reviewers"], values["anchor"], values["verdict"] = (
+        list(cluster.reviewers),
+        first.anchor,
+        None,
     )
+    return ReviewFinding.model_construct(**values)
 
 
 # -- entry point -----------------------------------------------------------------------
+
+_first = operator.itemgetter(0)
 
 
 def merge_findings(
@@ -604,61 +632,40 @@ def _merge(
     reported: Sequence[ReportedFinding], locator: LineLocator, options: MergeOptions
 ) -> MergeResult:
     rejected: list[RejectedFinding] = []
-    candidates: list[_Candidate] = []
-    # Reviewers that agree report the same lines: locate each range once.
-    anchors: dict[tuple[str, int, int], Anchor] = {}
-    kept_anchors = ANCHOR_FACTOR[options.filter_mode]
-    for r in reported:
-        f = r.finding
-        where = (f.path, f.line, f.last_line)
-        anchor = anchors.get(where)
-        if anchor is None:
-            anchor = anchors[where] = anchor_finding(f, locator)
-        if anchor in kept_anchors:
-            candidates.append(_Candidate(r, anchor))
-            continue
-        reason = _filter_reason(f, anchor, options.filter_mode)
-        if reason is None:
-            candidates.append(_Candidate(r, anchor))
-        else:
-            rejected.append(_reject(r, reason))
-
+    candidates = _anchored(reported, locator, options.filter_mode, rejected)
     candidates, over_limit = _apply_reviewer_limits(candidates, options.reviewer_limits)
     rejected.extend(over_limit)
 
-    clusters = [_Cluster.of(g) for g in _cluster(candidates)]
+    clusters = [_Cluster.of(g, locator) for g in _components(candidates)]
     # Ids before any cut, so --min-confidence / --max-findings never change an id.
-    ids = _assign_ids(clusters, locator)
+    ids = _assign_ids(clusters)
 
-    scored: list[tuple[_Cluster, str, float]] = []
+    # Sort keys built in one pass over the clusters: by tier, score, severity, place, id.
+    factors = ANCHOR_FACTOR[options.filter_mode]
+    ranked: list[tuple[tuple[bool, float, int, str, int, str], _Cluster, float]] = []
     for cluster, finding_id in zip(clusters, ids, strict=True):
         if cluster.confidence < options.min_confidence:
             reason = _confidence_reason(cluster.confidence, options.min_confidence)
             rejected.extend(_reject(m.reported, reason) for m in cluster.members)
-        else:
-            scored.append((cluster, finding_id, _score(cluster, options)))
-
-    anchor_factors = ANCHOR_FACTOR[options.filter_mode]
-    scored.sort(
-        key=lambda t: (
-            anchor_factors[t[0].representative.anchor] < 1.0,
-            -t[2],
-            t[0].severity.order,
-            t[0].representative.reported.finding.path,
-            t[0].representative.reported.finding.line,
-            t[1],
-        )
-    )
+            continue
+        first = cluster.representative
+        factor = factors[first.anchor]
+        score = _score(cluster, options.reviewer_weights, factor)
+        tier = factor < 1.0
+        order = (tier, -score, cluster.severity.order, first.path, first.line, finding_id)
+        ranked.append((order, cluster, score))
+    ranked.sort(key=_first)  # ids are unique: the keys never tie
 
     findings: list[ReviewFinding] = []
     members: dict[str, tuple[ReportedFinding, ...]] = {}
-    for rank, (cluster, finding_id, score) in enumerate(scored, start=1):
+    for rank, (order, cluster, score) in enumerate(ranked, start=1):
+        finding_id = order[-1]
         if options.max_findings is not None and rank > options.max_findings:
             reason = f"over --max-findings {options.max_findings} (rank {rank})"
             rejected.extend(_reject(m.reported, reason) for m in cluster.members)
             continue
         findings.append(_review_finding(cluster, finding_id, rank, score))
-        members[finding_id] = tuple(m.reported for m in cluster.members)
+        members[finding_id] = cluster.reported
 
     rejected.sort(key=lambda r: (r.path, r.line, _member_key(r.reviewer, r), r.reason))
     return MergeResult(findings=findings, rejected=rejected, members=members)

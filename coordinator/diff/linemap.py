@@ -10,6 +10,7 @@ occurrence: that is the file's final state.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,9 +45,10 @@ class _FileLines:
     length: int | None  # new-side line count; None when unknown
     starts: tuple[int, ...]  # first new line number of each hunk with new-side lines, ascending
     hunks: tuple[Sequence[DiffLine], ...]  # each such hunk's lines
-    # Each such hunk's new-side lines, kept when a lookup first lands in it: DiffLines,
-    # or for a parsed hunk its raw patch lines, so no DiffLine is ever built for them.
-    rows: dict[int, Sequence[DiffLine] | list[str]]
+    # Each such hunk's new-side lines, kept when a lookup first lands in it (None until
+    # then): DiffLines, or for a parsed hunk its raw patch lines, so no DiffLine is
+    # ever built for them (see `_row`).
+    rows: list[Sequence[DiffLine] | list[str] | str | None]
 
 
 class LineMap:
@@ -102,7 +104,7 @@ class LineMap:
 def _index_file(file: DiffFile, count: int | None) -> _FileLines:
     reviewable = file.status is not FileStatus.DELETED and not file.is_binary
     if not reviewable:
-        return _FileLines(False, None, (), (), {})
+        return _FileLines(False, None, (), (), [])
     blocks: list[tuple[int, Sequence[DiffLine]]] = []
     for hunk in file.hunks:
         lines = hunk.lines
@@ -121,7 +123,7 @@ def _index_file(file: DiffFile, count: int | None) -> _FileLines:
         length,
         tuple(start for start, _ in blocks),
         tuple(lines for _, lines in blocks),
-        {},
+        [None] * len(blocks),
     )
 
 
@@ -130,19 +132,29 @@ def _row(entry: _FileLines, line: int) -> DiffLine | str | None:
     i = bisect_right(entry.starts, line) - 1
     if i < 0:
         return None
-    rows = entry.rows.get(i)
+    rows = entry.rows[i]
     if rows is None:
         lines = entry.hunks[i]
         if isinstance(lines, HunkLines):
-            if line > (lines.last_new_lineno or 0):
+            last = lines.last_new_lineno or 0
+            if line > last:
                 return None  # between hunks: no need to look at this one's lines
-            # Patch lines of the new side: everything but "-" lines and "\\" notes.
-            rows = [raw for raw in lines.body.split("\n") if raw[:1] not in _OLD_SIDE_ONLY]
+            # Patch lines of the new side: everything but "-" lines and "\\" notes. A
+            # short hunk keeps them as one string, split again at each lookup (about as
+            # cheap as building the list once): a string per line would cost a big
+            # merge a page fault every few lookups and the garbage collector a visit each.
+            new_side = _OLD_SIDE_LINE.sub("", "\n" + lines.body)[1:]
+            short = last - entry.starts[i] < _SPLIT_AT_LOOKUP
+            rows = new_side if short else new_side.split("\n")
         else:
             rows = tuple(ln for ln in lines if ln.new_lineno is not None)
         entry.rows[i] = rows
     offset = line - entry.starts[i]
+    if isinstance(rows, str):
+        split = rows.split("\n", offset + 1)
+        return split[offset] if offset < len(split) else None
     return rows[offset] if offset < len(rows) else None
 
 
-_OLD_SIDE_ONLY = ("-", "\\")
+_OLD_SIDE_LINE = re.compile(r"\n[-\\][^\n]*")  # after a "\n" put in front of the body
+_SPLIT_AT_LOOKUP = 64  # lines; splitting a short hunk costs about what a lookup does
