@@ -136,6 +136,9 @@ class CouncilApp(App[int]):
         body.set_class(self.size.width >= WIDE_LAYOUT, "wide")
 
     def on_mount(self) -> None:
+        # Start-up objects (modules, Textual, the diff) live as long as the app: out of
+        # the collector's way at once, not only once settled (see _settle).
+        gc.freeze()
         self.sub_title = self.overview.source
         self.on_resize()
         self.query_one(ReviewerTable).focus()
