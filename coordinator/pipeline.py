@@ -188,15 +188,25 @@ def merge_outcomes(
         MergeOptions(
             filter_mode=FilterMode(settings.filter_mode),
             min_confidence=settings.min_confidence,
-            max_findings=settings.max_findings,
             reviewer_weights={a.name: a.weight for a in plan.agents},
             reviewer_limits={a.name: a.max_findings for a in plan.agents if a.max_findings},
         ),
     )
-    if settings.show_dismissed:
+    if not settings.show_dismissed:
+        # Dismissed findings move to `rejected` with their reason (before the verifier
+        # sees them), and before the cut: a dismissed finding must not take a place.
+        merged = reject(merged, dismissal_reasons(merged.findings, prepared.dismissals))
+    return _cut(merged, settings.max_findings)
+
+
+def _cut(merged: MergeResult, max_findings: int | None) -> MergeResult:
+    """Keep the ``max_findings`` best ranked; the rest go to ``rejected`` with their rank."""
+    if max_findings is None:
         return merged
-    # Dismissed findings move to `rejected` with their reason (before the verifier sees them).
-    return reject(merged, dismissal_reasons(merged.findings, prepared.dismissals))
+    over = merged.findings[max_findings:]
+    return reject(
+        merged, {f.id: f"over --max-findings {max_findings} (rank {f.rank})" for f in over}
+    )
 
 
 def assemble_review(

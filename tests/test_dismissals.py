@@ -135,7 +135,9 @@ def _answers() -> dict[str, list[Finding]]:
     }
 
 
-async def _review_after_dismissing(repo: GitRepo, show: bool) -> tuple[str, Review]:
+async def _review_after_dismissing(
+    repo: GitRepo, show: bool, max_findings: int | None = None
+) -> tuple[str, Review]:
     prepared = await prepare(repo, ("security", "correctness"))
     first = assemble_review(prepared, _outcomes(prepared, _answers()), {}, SETTINGS)
     lookup = next(f for f in first.findings if f.line == 6)
@@ -143,7 +145,7 @@ async def _review_after_dismissing(repo: GitRepo, show: bool) -> tuple[str, Revi
     await anyio.to_thread.run_sync(lambda: dismiss(repo.root, lookup, "checked upstream"))
     # The next review: prepare_review reads the file again.
     again = await prepare(repo, ("security", "correctness"))
-    chosen = replace(SETTINGS, show_dismissed=show)
+    chosen = replace(SETTINGS, show_dismissed=show, max_findings=max_findings)
     return lookup.id, assemble_review(again, _outcomes(again, _answers()), {}, chosen)
 
 
@@ -160,6 +162,21 @@ async def test_the_next_review_leaves_a_dismissed_finding_out(
     rejected = [r for r in review.rejected if r.reason == "dismissed: checked upstream"]
     # Conservation: both reviewers' reports of the dismissed finding are accounted for.
     assert sorted(r.reviewer for r in rejected) == ["correctness", "security"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_dismissed_finding_takes_no_max_findings_place(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    repo = changed_repo(tmp_path)
+    dismissed_id, review = await _review_after_dismissing(repo, show=False, max_findings=1)
+    assert [(f.rank, f.line) for f in review.findings] == [(1, 2)]
+    assert {r.reason for r in review.rejected} == {"dismissed: checked upstream"}
+    other = changed_repo(tmp_path / "shown")
+    _, shown = await _review_after_dismissing(other, show=True, max_findings=1)
+    assert [f.id for f in shown.findings] == [dismissed_id]  # the top one, when not dismissed
+    assert [r.reason for r in shown.rejected] == ["over --max-findings 1 (rank 2)"]
 
 
 @pytest.mark.anyio
