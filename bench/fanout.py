@@ -18,11 +18,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 
+from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.diff.model import Chunk
 from coordinator.events import Event, Usage
@@ -33,7 +32,7 @@ from coordinator.session import RunOptions, run_plan
 REVIEWERS, CHUNKS, CONCURRENCY = 8, 16, 8
 
 
-class LatencyRuntime:
+class LatencyRuntime(InProcessRuntime):
     """Answers each session after its scripted latency; no model, no I/O."""
 
     name = "scripted"
@@ -41,17 +40,6 @@ class LatencyRuntime:
 
     def __init__(self, latencies: dict[str, float]) -> None:
         self.latencies = latencies
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def default_model(self) -> str | None:
-        return None
 
     @asynccontextmanager
     async def open_session(self, spec: SessionSpec, emit: object) -> AsyncIterator[_Session]:

@@ -32,11 +32,10 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 
+from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.config import ReviewSettings
 from coordinator.diff.chunking import estimate_tokens
@@ -49,7 +48,7 @@ from coordinator.runtimes.base import SessionSpec, TurnResult
 PACKAGES = ("app", "app/api", "app/db", "lib", "tests")
 
 
-class CountingRuntime:
+class CountingRuntime(InProcessRuntime):
     """Answers at once with one finding on the chunk's first file; counts sessions and tokens."""
 
     name = "scripted"
@@ -57,17 +56,6 @@ class CountingRuntime:
     def __init__(self) -> None:
         self.sessions = 0
         self.usage = Usage()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def default_model(self) -> str | None:
-        return None
 
     @asynccontextmanager
     async def open_session(self, spec: SessionSpec, emit: EventSink) -> AsyncIterator[_Session]:

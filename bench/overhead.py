@@ -27,12 +27,11 @@ import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 
 from bench.bigdiff import make_diff
+from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.diff.model import Diff
 from coordinator.diff.parse import parse_unified_diff
@@ -74,7 +73,7 @@ def answer_text(spec: SessionSpec) -> str:
     return "Here is my review.\n\n```json\n" + json.dumps({"findings": findings}) + "\n```\n"
 
 
-class ScriptedRuntime:
+class ScriptedRuntime(InProcessRuntime):
     """Answers every session after ``latency`` seconds; no model, no I/O."""
 
     name = "scripted"
@@ -82,17 +81,6 @@ class ScriptedRuntime:
     def __init__(self, latency: float, concurrency: int) -> None:
         self.latency = latency
         self.max_concurrency = concurrency
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def default_model(self) -> str | None:
-        return None
 
     @asynccontextmanager
     async def open_session(self, spec: SessionSpec, emit: EventSink) -> AsyncIterator[_Session]:

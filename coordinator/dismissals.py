@@ -154,7 +154,7 @@ def save_dismissals(repo: Path, dismissals: Dismissals) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(render_dismissals(dismissals))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # whatever stopped the write (even Ctrl-C): no stray temp file
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
