@@ -63,6 +63,14 @@ class Recalled:
         return self.known > 0 and not self.missing
 
 
+def unanswered(assignments: Sequence[Assignment], store: ResultStore | None) -> list[Assignment]:
+    """The assignments that need a session: all of them without a store, else those
+    with a file the store cannot answer for (they decide which runtimes to start)."""
+    if store is None:
+        return list(assignments)
+    return [a for a in assignments if not store.recall(a).complete]
+
+
 def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")

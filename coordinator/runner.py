@@ -20,7 +20,7 @@ from coordinator.diff.sources import DiffRequest, read_diff
 from coordinator.errors import ConfigError
 from coordinator.events import EventSink
 from coordinator.pipeline import PreparedReview, execute_review, prepare_review
-from coordinator.result_store import ResultStore, default_store_path
+from coordinator.result_store import ResultStore, default_store_path, unanswered
 from coordinator.review import Review
 from coordinator.runtimes.base import Runtime
 from coordinator.runtimes.registry import (
@@ -105,7 +105,7 @@ async def run_prepared(
     need no runtime: a fully remembered review starts no server and no session.
     """
     store = ResultStore(default_store_path(env)) if settings.cache else None
-    fresh = [a for a in prepared.plan.assignments if store is None or not store.recall(a).complete]
+    fresh = unanswered(prepared.plan.assignments, store)
     async with AsyncExitStack() as stack:
         if store is not None:
             stack.callback(store.close)

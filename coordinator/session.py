@@ -168,7 +168,6 @@ async def run_plan(
     for outcome in outcomes:
         a = outcome.assignment
         if outcome.status is ReviewerStatus.CACHED:
-            outcome.model = outcome.model or a.model
             finished = SessionFinished(
                 a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0
             )
@@ -229,7 +228,7 @@ def _recall(outcome: AssignmentOutcome, store: ResultStore | None) -> Assignment
     if known.complete:
         outcome.status = ReviewerStatus.CACHED
         outcome.findings = known.findings
-        outcome.model = known.model
+        outcome.model = known.model or outcome.model
     elif known.known:
         outcome.assignment = narrow(a, known.missing, key=a.key, nonce=new_nonce())
         outcome.recalled = known.findings

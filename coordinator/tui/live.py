@@ -24,7 +24,7 @@ from coordinator.events import EventSink, SessionFinished, SessionQueued, Usage
 from coordinator.findings import Finding
 from coordinator.pipeline import PreparedReview, assemble_review, finish_review, merge_outcomes
 from coordinator.planning import Assignment
-from coordinator.result_store import ResultStore, default_store_path
+from coordinator.result_store import ResultStore, default_store_path, unanswered
 from coordinator.review import Review, ReviewerStatus
 from coordinator.runtimes.base import Runtime
 from coordinator.runtimes.registry import RUNTIME_FACTORIES, RuntimeContext
@@ -136,7 +136,7 @@ class LiveReviewRun:
         async with AsyncExitStack() as stack:
             if store is not None:
                 stack.callback(store.close)
-            fresh = [a for a in assignments if store is None or not store.recall(a).complete]
+            fresh = unanswered(assignments, store)
             runtimes: dict[str, Runtime] = {}
             with startup:
                 runtimes = await self._start_runtimes(stack, fresh)
