@@ -137,3 +137,12 @@ def make_repo(
     repo.git("init", "--quiet", "--initial-branch=main")
     repo.git("config", "core.autocrlf", "false")
     return repo
+
+
+def one_line_change(tmp_path: Path) -> GitRepo:
+    """A repository whose working tree changes one line of committed ``app.py``."""
+    repo = make_repo(tmp_path)
+    repo.write("app.py", "def f(x):\n    return x\n")
+    repo.commit("base")
+    repo.write("app.py", "def f(x):\n    return x + 1\n")
+    return repo

@@ -11,16 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.council_run import processes_in, run_council
-from tests.gitrepo import GitRepo, git_env, make_repo
+from tests.gitrepo import GitRepo, git_env, one_line_change
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = make_repo(tmp_path)
-    repo.write("app.py", "def f(x):\n    return x\n")
-    repo.commit("base")
-    repo.write("app.py", "def f(x):\n    return x + 1\n")
-    return repo
+    return one_line_change(tmp_path)
 
 
 @pytest.fixture

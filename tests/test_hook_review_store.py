@@ -35,18 +35,14 @@ from coordinator.review_store import (
 from coordinator.runner import plan_review_for
 from tests.council_run import council_env, run_council
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
-from tests.gitrepo import GitRepo, make_repo
+from tests.gitrepo import GitRepo, one_line_change
 
 SETTINGS = ReviewSettings(runtime="openai", model="openai/m", agents=("security",))
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = make_repo(tmp_path)
-    repo.write("app.py", "def f(x):\n    return x\n")
-    repo.commit("base")
-    repo.write("app.py", "def f(x):\n    return x + 1\n")
-    return repo
+    return one_line_change(tmp_path)
 
 
 def prepare(repo: GitRepo, settings: ReviewSettings = SETTINGS) -> PreparedReview:

@@ -26,7 +26,7 @@ from coordinator.review import (
 from tests.council_run import council_env, run_council
 from tests.fakes.github_api import SCHEMAS
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
-from tests.gitrepo import make_repo
+from tests.gitrepo import one_line_change
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -234,10 +234,7 @@ def test_council_review_writes_valid_sarif_and_rdjson(
         "evidence": "return x + 1",
     }
     model.reset([Rule("# Code review: correctness", Reply.structured({"findings": [finding]}))])
-    repo = make_repo(tmp_path)
-    repo.write("app.py", "def f(x):\n    return x\n")
-    repo.commit("base")
-    repo.write("app.py", "def f(x):\n    return x + 1\n")
+    repo = one_line_change(tmp_path)
     env = council_env(tmp_path / "council", model.base_url)
     env.update(OPENAI_BASE_URL=model.openai_base_url, OPENAI_API_KEY="x")
     result = run_council(
