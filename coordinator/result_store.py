@@ -24,11 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -190,11 +192,15 @@ class ResultStore:
         return Recalled(_in_reported_order(known), tuple(missing), model, len(known))
 
     def _rows(self, keys: Sequence[str]) -> dict[str, tuple[float, str, str | None]]:
+        found = self._select("key, created, answer, model", keys)
+        return {k: (c, a, m) for k, c, a, m in found}
+
+    def _select(self, columns: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
         if not keys:
-            return {}
+            return []
         marks = ",".join("?" * len(keys))
-        query = f"SELECT key, created, answer, model FROM file_answers WHERE key IN ({marks})"
-        return {k: (c, a, m) for k, c, a, m in self._connect().execute(query, list(keys))}
+        query = f"SELECT {columns} FROM file_answers WHERE key IN ({marks})"
+        return self._connect().execute(query, list(keys)).fetchall()
 
     def remember(
         self, assignment: Assignment, findings: Sequence[Finding], model: str | None
@@ -209,13 +215,13 @@ class ResultStore:
         shares: list[list[int]] = [[] for _ in files]
         for n, finding in enumerate(findings):
             shares[by_path.get(finding.path, 0)].append(n)
-        session = hashlib.sha256(f"{assignment.key}\0{assignment.nonce}\0{time.time_ns()}".encode())
+        session = secrets.token_hex(8)
         rows = [
             (
                 key,
                 time.time(),
                 _FileAnswer(
-                    session=session.hexdigest()[:16],
+                    session=session,
                     order=share,
                     findings=[findings[n] for n in share],
                 ).model_dump_json(),
@@ -225,9 +231,10 @@ class ResultStore:
         ]
         try:
             db = self._connect()
-            known = self._rows([r[0] for r in rows])
+            keys = {r[0] for r in rows}
+            known = {k for (k,) in self._select("key", list(keys))}
             db.executemany("INSERT OR REPLACE INTO file_answers VALUES (?, ?, ?, ?)", rows)
-            self._count += len({r[0] for r in rows} - known.keys())
+            self._count += len(keys - known)
             self._prune(db)
         except sqlite3.DatabaseError:
             self._reset()
