@@ -168,10 +168,11 @@ async def run_plan(
     for outcome in outcomes:
         a = outcome.assignment
         if outcome.status is ReviewerStatus.CACHED:
-            finished = SessionFinished(
-                a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0
+            emit(
+                SessionFinished(
+                    a.key, a.agent.name, outcome.status, len(outcome.findings), Usage(), 0.0
+                )
             )
-            emit(finished)
             _settled(outcome, options)
         elif a.runtime not in runtimes:
             # Only when the store forgot an answer between planning and now (expiry, pruning).
