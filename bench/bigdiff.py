@@ -7,8 +7,9 @@ sources, so line lengths and characters are those of real code: ~2,000 files of
 - parse: ``coordinator.diff.parse_unified_diff`` against the ``unidiff`` library
   (``pip install -e '.[bench]'``) on the same text, best of ``--repeat`` runs each;
   peak memory of each parse (tracemalloc, separate runs) against the diff's size.
-- plan: ``plan_review`` with the built-in reviewers (which chunks the diff and
-  renders every prompt), on the freshly parsed diff.
+- plan: ``plan_review`` with the built-in reviewers and the default chunk budget
+  and group target (which chunks the diff and renders every prompt), on the
+  freshly parsed diff.
 - merge: ``merge_findings`` over 100,000 reported findings (the line map built
   first, timed apart), spread over the diff's files, then all on one big file,
   then crowded onto 200 lines of one file.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.agents import load_roster
+from coordinator.config import ReviewSettings
 from coordinator.diff.linemap import LineMap
 from coordinator.diff.model import Diff, DiffFile
 from coordinator.diff.parse import parse_unified_diff
@@ -225,11 +227,13 @@ def main() -> None:
     files = parse_unified_diff(text)
     diff = Diff(files, source="generated diff")
     agents = load_roster(None).reviewers()
+    defaults = ReviewSettings()
     plan_s, plan = timed(
         lambda: plan_review(
             diff,
             agents,
-            chunk_tokens=24_000,
+            chunk_tokens=defaults.chunk_tokens,
+            group_tokens=defaults.group_tokens,
             runtime_for=lambda a: "scripted",
             model_for=lambda a: None,
             guidelines={},

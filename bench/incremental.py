@@ -3,18 +3,22 @@
 A real git repository in a temporary directory holds 50 Python files (lines of
 the standard library's sources) in a few packages; each gets 2-5 edited regions
 in the working tree, the diff under review. The real pipeline plans it (diff from
-git, guidelines, the built-in reviewers, default chunk budget) and runs every
-session on an in-process scripted runtime with the result store on (SQLite in a
-temporary cache dir). Then one file is edited once more and the review is run
-again: sessions started and tokens spent by the second run are printed as a
-percentage of the first, next to the floor no store can go below (one session
-per reviewer for the changed file, each with the fixed part of the prompt). That is repeated for each of the 50 files (the store put
-back to its state after the first run each time), and for the second kind of
-edit: a line changed in place, and lines added (the file's diff grows).
+git, guidelines, the built-in reviewers, default chunk budget and group target)
+and runs every session on an in-process scripted runtime with the result store on
+(SQLite in a temporary cache dir). Then one file is edited once more and the
+review is run again: sessions started and tokens spent by the second run are
+printed as a percentage of the first, next to the floor no store can go below (one
+session per reviewer for the changed file, each with the fixed part of the
+prompt). That is repeated for each of the 50 files (the store put back to its
+state after the first run each time), and for two kinds of edit: a line changed in
+place, and lines added (the file's diff grows).
 
-The baseline is the same second run with the store off (``--no-cache``).
+The baseline is the same second run with the store off (``--no-cache``). What the
+small group target costs is printed too: the first run packed to the budget
+instead, in tokens and billed with each reviewer's repeated system text as a
+provider's cache read.
 
-    python -m bench.incremental [--files N] [--seed N]
+    python -m bench.incremental [--files N] [--seed N] [--chunk-tokens N] [--group-tokens N]
 """
 
 from __future__ import annotations
@@ -56,10 +60,17 @@ class CountingRuntime(InProcessRuntime):
     def __init__(self) -> None:
         self.sessions = 0
         self.usage = Usage()
+        # System text a reviewer already sent in an earlier session of this run: a
+        # prefix that providers caching prompts bill as a cache read.
+        self.repeated_system = 0
+        self._systems: set[str] = set()
 
     @asynccontextmanager
     async def open_session(self, spec: SessionSpec, emit: EventSink) -> AsyncIterator[_Session]:
         self.sessions += 1
+        if spec.system_prompt in self._systems:
+            self.repeated_system += estimate_tokens(spec.system_prompt)
+        self._systems.add(spec.system_prompt)
         yield _Session(self, spec)
 
 
@@ -85,7 +96,7 @@ class _Session:
                 ]
             }
         )
-        system = estimate_tokens(self.spec.agent.prompt)
+        system = estimate_tokens(self.spec.system_prompt)
         usage = Usage(estimate_tokens(text) + system, estimate_tokens(answer), 0.0)
         self.runtime.usage = self.runtime.usage + usage
         return TurnResult(answer, None, usage)
@@ -155,9 +166,8 @@ def add_lines(path: Path) -> None:
 
 
 async def review(
-    repo: Path, store: ResultStore | None, chunk_tokens: int
+    repo: Path, store: ResultStore | None, settings: ReviewSettings
 ) -> tuple[CountingRuntime, PreparedReview]:
-    settings = ReviewSettings(runtime="scripted", concurrency=8, chunk_tokens=chunk_tokens)
     agents = load_roster(repo).reviewers()
     prepared = await prepare_review(
         repo, DiffRequest(), agents, settings, runtime_for=lambda a: "scripted"
@@ -168,12 +178,12 @@ async def review(
 
 
 def run(
-    repo: Path, store_path: Path | None, chunk_tokens: int
+    repo: Path, store_path: Path | None, settings: ReviewSettings
 ) -> tuple[CountingRuntime, PreparedReview]:
     store = ResultStore(store_path) if store_path is not None else None
 
     async def main() -> tuple[CountingRuntime, PreparedReview]:
-        return await review(repo, store, chunk_tokens)
+        return await review(repo, store, settings)
 
     try:
         return anyio.run(main)
@@ -191,22 +201,50 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--chunk-tokens", type=int, default=ReviewSettings().chunk_tokens)
+    parser.add_argument("--group-tokens", type=int, default=ReviewSettings().group_tokens)
     args = parser.parse_args()
+    settings = ReviewSettings(
+        runtime="scripted",
+        concurrency=8,
+        chunk_tokens=args.chunk_tokens,
+        group_tokens=args.group_tokens,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
         root.mkdir()
         paths = make_repo(root, args.files, args.seed)
         store_path = Path(tmp) / "cache" / "results.sqlite3"
-        first, prepared = run(root, store_path, args.chunk_tokens)
+        first, prepared = run(root, store_path, settings)
         reviewers = len(prepared.plan.agents)
         first_tokens = first.usage.tokens_in + first.usage.tokens_out
         diff = prepared.diff
         print(
             f"diff: {len(diff.files)} files, +{diff.additions}/-{diff.deletions} lines; "
             f"{reviewers} reviewers, {len(prepared.plan.assignments)} assignments "
-            f"(chunk budget {args.chunk_tokens} tokens)"
+            f"(files grouped up to {args.group_tokens} tokens, at most {args.chunk_tokens})"
         )
-        print(f"first run:  {first.sessions} sessions, {first_tokens:,} tokens")
+        print(
+            f"first run:  {first.sessions} sessions, {first_tokens:,} tokens, of which "
+            f"{first.repeated_system:,} ({pct(first.repeated_system, first_tokens):.0f}%) "
+            "a reviewer's system text sent again (a cache read where prompts are cached)"
+        )
+        packed, _ = run(root, None, dataclasses.replace(settings, group_tokens=args.chunk_tokens))
+        packed_tokens = packed.usage.tokens_in + packed.usage.tokens_out
+        print(
+            f"first run packed to the budget instead (--group-tokens {args.chunk_tokens}): "
+            f"{packed.sessions} sessions, {packed_tokens:,} tokens, "
+            f"{packed_tokens - packed.repeated_system:,} of them not sent before"
+        )
+        # Anthropic bills a cache read at 0.1x input (OpenAI at 0.1-0.5x).
+        billed, packed_billed = (
+            first_tokens - 0.9 * first.repeated_system,
+            packed_tokens - 0.9 * packed.repeated_system,
+        )
+        print(
+            f"grouped first run against packed: {first_tokens / packed_tokens:.2f}x the tokens; "
+            f"{billed / packed_billed:.2f}x billed with repeated system text as a cache read "
+            "at 0.1x input"
+        )
         # Whatever is remembered, a changed file needs one session per reviewer, and each
         # session carries the fixed prompt (reviewer, instructions, output contract).
         fixed = statistics.mean(
@@ -218,7 +256,7 @@ def main() -> None:
             f"fixed prompt ~{fixed:,.0f} tokens per session = "
             f"{pct(reviewers * fixed, first_tokens):.1f}% of its tokens"
         )
-        again, _ = run(root, store_path, args.chunk_tokens)
+        again, _ = run(root, store_path, settings)
         print(f"same diff again: {again.sessions} sessions, {again.usage.tokens_in:,} tokens")
         saved = Path(tmp) / "after-first.sqlite3"
         shutil.copyfile(store_path, saved)
@@ -234,7 +272,7 @@ def main() -> None:
             for path in paths:
                 shutil.copyfile(saved, store_path)
                 edit(path)
-                second, _ = run(root, store_path, args.chunk_tokens)
+                second, _ = run(root, store_path, settings)
                 path.write_text(originals[path])
                 sessions.append(pct(second.sessions, first.sessions))
                 tokens.append(pct(second.usage.tokens_in + second.usage.tokens_out, first_tokens))
@@ -245,7 +283,7 @@ def main() -> None:
                 f"(max {max(tokens):.1f}%)   target <= 5%"
             )
         edit_in_place(paths[len(paths) // 2])
-        baseline, _ = run(root, None, args.chunk_tokens)
+        baseline, _ = run(root, None, settings)
         base_tokens = baseline.usage.tokens_in + baseline.usage.tokens_out
         print(
             f"baseline, store off (--no-cache): {baseline.sessions} sessions "

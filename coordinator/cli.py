@@ -121,7 +121,13 @@ def _add_roster_flags(p: argparse.ArgumentParser) -> None:
         "--chunk-tokens",
         type=int,
         metavar="N",
-        help="token budget of one reviewer's share of the diff (default: 24000)",
+        help="the most diff tokens one session receives; bigger files are split between hunks (default: 24000)",
+    )
+    p.add_argument(
+        "--group-tokens",
+        type=int,
+        metavar="N",
+        help="small files share a session up to N tokens of diff; each bigger file gets its own (default: 2000)",
     )
 
 
@@ -233,8 +239,8 @@ def _repo_root(start: Path) -> Path:
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         "agents", "runtime", "model", "opencode_url", "fail_on", "min_confidence",
-        "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "output_format",
-        "budget_usd", "verify", "untrusted", "cache", "show_dismissed",
+        "max_findings", "filter_mode", "concurrency", "timeout_s", "chunk_tokens", "group_tokens",
+        "output_format", "budget_usd", "verify", "untrusted", "cache", "show_dismissed",
     )  # fmt: skip
     return {k: getattr(args, k, None) for k in keys}
 

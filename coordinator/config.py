@@ -34,7 +34,8 @@ class ReviewSettings:
     concurrency: int = 8
     timeout_s: float = 600.0
     budget_usd: float | None = None
-    chunk_tokens: int = 24_000
+    chunk_tokens: int = 24_000  # the most diff one session receives
+    group_tokens: int = 2_000  # small files share a session up to this size
     output_format: str = "text"
     cache: bool = True
     verify: bool = False
@@ -114,6 +115,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "timeout_s": _positive_float,
     "budget_usd": _positive_float,
     "chunk_tokens": _positive_int,
+    "group_tokens": _positive_int,
     "output_format": _choice(FORMATS),
     "cache": _bool,
     "verify": _bool,

@@ -66,6 +66,7 @@ async def prepare_review(
             diff,
             agents,
             chunk_tokens=settings.chunk_tokens,
+            group_tokens=settings.group_tokens,
             runtime_for=runtime_for,
             model_for=lambda agent: settings.model or agent.model,
             guidelines=guidelines,

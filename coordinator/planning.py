@@ -14,7 +14,7 @@ from coordinator.diff.model import Chunk, Diff, DiffFile
 from coordinator.diff.render import render_chunk
 from coordinator.findings import Unreviewed, UnreviewedReason
 from coordinator.guidelines import guidelines_for
-from coordinator.prompts import new_nonce, render_review_prompt
+from coordinator.prompts import new_nonce, render_review_instructions, render_review_prompt
 
 DEFAULT_MAX_FINDINGS = 10
 
@@ -35,8 +35,9 @@ class Assignment:
     model: str | None
     chunk: Chunk
     chunk_count: int
-    prompt: str
-    estimated_tokens: int  # the whole rendered prompt plus the agent prompt
+    prompt: str  # the message for this chunk
+    estimated_tokens: int  # the message plus the agent prompt and the instructions
+    instructions: str = ""  # system text after the agent's prompt, the same for all its chunks
     nonce: str = ""  # the data-fence tag inside ``prompt``; random, so not part of any cache key
     inputs: PromptInputs = field(default_factory=PromptInputs, compare=False)
 
@@ -62,6 +63,7 @@ def plan_review(
     agents: Sequence[AgentSpec],
     *,
     chunk_tokens: int,
+    group_tokens: int | None = None,
     runtime_for: Callable[[AgentSpec], str],
     model_for: Callable[[AgentSpec], str | None],
     guidelines: Mapping[str, str],
@@ -77,7 +79,9 @@ def plan_review(
         picked = tuple(i for i, f in enumerate(diff.files) if agent.covers(f.path))
         files = [diff.files[i] for i in picked]
         covered.update(f.path for f in files)
-        result = chunked.get(picked) or chunked.setdefault(picked, chunk_diff(files, chunk_tokens))
+        result = chunked.get(picked) or chunked.setdefault(
+            picked, chunk_diff(files, chunk_tokens, group_tokens)
+        )
         for item in result.unreviewed:
             unreviewed.setdefault((item.path, item.reason, item.detail), item)
         count = len(result.chunks)
@@ -145,8 +149,8 @@ def _assignment(
         source=inputs.source,
         guidelines=guidelines_for(chunk.paths, inputs.guidelines),
         nonce=nonce,
-        max_findings=agent.max_findings or DEFAULT_MAX_FINDINGS,
     )
+    instructions = render_review_instructions(agent.max_findings or DEFAULT_MAX_FINDINGS)
     return Assignment(
         key=key,
         agent=agent,
@@ -155,7 +159,10 @@ def _assignment(
         chunk=chunk,
         chunk_count=chunk_count,
         prompt=prompt,
-        estimated_tokens=estimate_tokens(prompt) + estimate_tokens(agent.prompt),
+        instructions=instructions,
+        estimated_tokens=estimate_tokens(prompt)
+        + estimate_tokens(agent.prompt)
+        + estimate_tokens(instructions),
         nonce=nonce,
         inputs=inputs,
     )

@@ -38,6 +38,19 @@ def _file_list(chunk: Chunk) -> str:
     return "\n".join(lines)
 
 
+@cache
+def render_review_instructions(max_findings: int) -> str:
+    """The fixed half of a review: how to read the diff, untrusted data, the output contract.
+
+    It is sent as system text after the reviewer's own prompt and is the same for
+    every session of that reviewer, so providers that cache prompt prefixes bill it
+    as a cache read from the second session on; only the message changes per chunk.
+    """
+    return load_template("review_instructions").safe_substitute(
+        output_contract=output_contract(max_findings)
+    )
+
+
 def render_review_prompt(
     agent: AgentSpec,
     chunk: Chunk,
@@ -46,8 +59,8 @@ def render_review_prompt(
     source: str,
     guidelines: str,
     nonce: str,
-    max_findings: int,
 ) -> str:
+    """The message for one chunk; the instructions it relies on are its system text."""
     chunk_label = (
         "the whole change" if chunk_count == 1 else f"part {chunk.index + 1} of {chunk_count}"
     )
@@ -60,7 +73,6 @@ def render_review_prompt(
         file_list=_file_list(chunk),
         guidelines=guideline_text,
         diff=render_chunk(chunk),
-        output_contract=output_contract(max_findings),
         nonce=nonce,
     )
 

@@ -95,6 +95,7 @@ def assignment_key(assignment: Assignment) -> str:
         },
         "runtime": assignment.runtime,
         "model": assignment.model,
+        "instructions": assignment.instructions,
         "prompt": assignment.prompt.replace(assignment.nonce, "")
         if assignment.nonce
         else assignment.prompt,

@@ -352,6 +352,7 @@ async def _converse(
         model=assignment.model,
         workdir=workdir,
         output_schema=ANSWER_SCHEMA,
+        instructions=assignment.instructions,
     )
     async with runtime.open_session(spec, emit) as session:
         turn = await session.prompt(assignment.prompt)

@@ -293,3 +293,60 @@ def test_sizes_stay_exact_when_the_number_column_widens(repo: GitRepo) -> None:
     for budget in range(20, whole + 5):
         for chunk in chunk_diff([wide, after], budget).chunks:
             assert chunk.estimated_tokens == estimate_tokens(render_chunk(chunk)) <= budget
+
+
+# ------------------------------------------------------------------ group target
+
+
+def test_group_target_must_be_positive(mixed: tuple[DiffFile, ...]) -> None:
+    with pytest.raises(ValueError, match="group_tokens must be positive"):
+        chunk_diff(mixed, 10_000, 0)
+
+
+def test_group_target_groups_small_files_and_keeps_big_ones_whole(
+    mixed: tuple[DiffFile, ...],
+) -> None:
+    reviewable = [
+        f for f in mixed if f.hunks and not f.is_binary and f.status is not FileStatus.DELETED
+    ]
+    sizes = {f.path: estimate_tokens(render_file(f)) for f in reviewable}
+    small = min(sizes.values())
+    big_path = max(sizes, key=sizes.__getitem__)
+    # A target below every file: one whole file per chunk, whatever its size.
+    result = chunk_diff(mixed, 1_000_000, small - 1)
+    assert [c.paths for c in result.chunks] == [(f.path,) for f in reviewable]
+    assert [c.files for c in result.chunks] == [(f,) for f in reviewable]
+    # The budget still splits a file bigger than itself, and the target never
+    # groups beyond the budget.
+    budget = sizes[big_path] - 1
+    split = chunk_diff(mixed, budget, 10 * budget)
+    assert split == chunk_diff(mixed, budget)
+    assert len([f for c in split.chunks for f in c.files if f.path == big_path]) >= 2
+
+
+def test_group_target_packs_next_fit_up_to_the_target(mixed: tuple[DiffFile, ...]) -> None:
+    small = [f for f in mixed if f.path in ("a/one.py", "added.py", "b/three.py")]
+    pair = estimate_tokens(render_chunk(Chunk(0, (small[0], small[1]), 0)))
+    everything = estimate_tokens(render_chunk(Chunk(0, tuple(small), 0)))
+    assert [c.paths for c in chunk_diff(small, everything, pair).chunks] == [
+        ("a/one.py", "added.py"),
+        ("b/three.py",),
+    ]
+    assert [c.paths for c in chunk_diff(small, everything, pair - 1).chunks] == [
+        ("a/one.py",),
+        ("added.py", "b/three.py"),
+    ]
+    assert len(chunk_diff(small, everything, everything).chunks) == 1
+
+
+def test_invariants_hold_for_every_group_target(mixed: tuple[DiffFile, ...]) -> None:
+    budget = 400
+    plain = hunk_ids([f for c in chunk_diff(mixed, budget).chunks for f in c.files])
+    for group in [*range(1, 450, 7), 5000]:
+        result = chunk_diff(mixed, budget, group)
+        sent = [f for c in result.chunks for f in c.files]
+        assert hunk_ids(sent) == plain  # the same hunks, in order, whatever the grouping
+        for chunk in result.chunks:
+            assert chunk.estimated_tokens == estimate_tokens(render_chunk(chunk)) <= budget
+            if len(chunk.files) > 1:
+                assert chunk.estimated_tokens <= group

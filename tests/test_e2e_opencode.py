@@ -153,6 +153,9 @@ def review_rules() -> list[Rule]:
     ]
 
 
+SECURITY_PROMPT_LINE = "This is not a hardening checklist."  # only in the agent's prompt
+
+
 @pytest.fixture(scope="module")
 def model() -> Iterator[ScriptedModelServer]:
     with ScriptedModelServer(default=Reply.text('{"findings": []}')) as server:
@@ -441,10 +444,40 @@ def test_running_server_with_password_via_opencode_url(
         assert result.code == 1, result.stderr
         doc = result.json()
         assert [f["title"] for f in doc["findings"]] == ["SQL injection in find_user"]
-        # No council agents on that server: the reviewer prompt rides along as system text.
-        security = model.requests_matching("# Code review: security")
-        assert any("You are the **security** reviewer" in json.dumps(r.body) for r in security)
+        # No council agents on that server: the reviewer prompt rides along as system
+        # text, followed by the review instructions.
+        (security, *_) = model.requests_matching("# Code review: security")
+        assert SECURITY_PROMPT_LINE in security.system
+        assert security.system.index(SECURITY_PROMPT_LINE) < security.system.index(
+            "# Reviewing for council"
+        )
         assert server.process.poll() is None  # council leaves a server it did not start running
+
+
+def test_sessions_of_a_reviewer_share_their_system_text_and_differ_in_the_message(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    # One file per session: the security reviewer gets two sessions.
+    args = ["review", "--model", "fake/m", "--agents", "security", "--group-tokens", "1"]
+    result = run_council([*args, "--dry-run"], cwd=planted, env=env)
+    assert result.stdout.count("security") == 2, result.stdout
+    run_council(args, cwd=planted, env=env)
+    requests = model.requests_matching("# Code review: security")
+    first_turns = {r.conversation: r for r in reversed(requests)}
+    assert len(first_turns) == 2
+    systems = {r.system for r in first_turns.values()}
+    messages = {r.text.replace(r.system, "") for r in first_turns.values()}
+    # Byte-identical system text (reviewer prompt, then instructions and output
+    # contract): a prefix the provider can cache from the second session on.
+    (system,) = systems
+    assert SECURITY_PROMPT_LINE in system
+    assert "# Reviewing for council" in system
+    assert "## Output contract" in system
+    assert len(messages) == 2
+    for message in messages:
+        assert "## Output contract" not in message
+        assert "Fence tag for this message" in message
+    assert {"### app/db.py" in m for m in messages} == {True, False}
 
 
 def test_second_review_of_the_same_change_is_remembered(

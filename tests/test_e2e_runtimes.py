@@ -127,9 +127,12 @@ def review(planted: Path, env: dict[str, str], *args: str, timeout: float = 120)
     return run_council(["review", "--format", "json", *args], cwd=planted, env=env, timeout=timeout)
 
 
-def test_every_runtime_gives_the_same_merged_review(planted: Path, env: dict[str, str]) -> None:
+def test_every_runtime_gives_the_same_merged_review(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
     results = {}
     for runtime, model_name in MODELS.items():
+        before = len(model.model_requests)
         result = review(
             planted,
             env,
@@ -148,6 +151,16 @@ def test_every_runtime_gives_the_same_merged_review(planted: Path, env: dict[str
             reviewers,
         )
         results[runtime] = summary(result)
+        # Every runtime sends the reviewer prompt, then the shared review instructions,
+        # as system text; the message carries only the chunk.
+        sent = [r for r in model.model_requests[before:] if "# Code review: security" in r.text]
+        assert sent, runtime
+        for request in sent:
+            system = request.system
+            assert "This is not a hardening checklist." in system, runtime
+            assert "# Reviewing for council" in system
+            assert "## Output contract" in system
+            assert "## Output contract" not in request.text.replace(system, ""), runtime
     expected = results["opencode"]
     assert [(p, line, sev, rev) for _, p, line, sev, rev in expected] == [
         ("app/db.py", 9, "critical", ("correctness", "security")),

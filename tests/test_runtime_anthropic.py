@@ -56,7 +56,9 @@ def spec(
         source="test",
         temperature=temperature,
     )
-    return SessionSpec("correctness#1", "review", agent, model, Path("."), ANSWER_SCHEMA)
+    return SessionSpec(
+        "correctness#1", "review", agent, model, Path("."), ANSWER_SCHEMA, "Read the diff so."
+    )
 
 
 @pytest.fixture
@@ -106,7 +108,14 @@ def test_streams_text_and_returns_the_forced_tool_input(server: ScriptedModelSer
     assert call.headers["anthropic-version"] == "2023-06-01"
     assert call.body["stream"] is True
     assert call.body["model"] == "claude-sonnet-4-5"
-    assert call.body["system"] == f"{MARK} You review code."
+    # The reviewer prompt and the shared instructions, one cache breakpoint after them.
+    assert call.body["system"] == [
+        {
+            "type": "text",
+            "text": f"{MARK} You review code.\n\nRead the diff so.",
+            "cache_control": {"type": "ephemeral"},
+        }
+    ]
     assert call.body["temperature"] == 0.1
     assert call.tool_names == [ANSWER_TOOL]
     assert call.body["tools"][0]["input_schema"] == ANSWER_SCHEMA

@@ -45,7 +45,7 @@ def spec(model: str | None = "openai/gpt-test", key: str = "correctness#1") -> S
         source="test",
         temperature=0.2,
     )
-    return SessionSpec(key, "review", agent, model, Path("."), ANSWER_SCHEMA)
+    return SessionSpec(key, "review", agent, model, Path("."), ANSWER_SCHEMA, "Read the diff so.")
 
 
 @pytest.fixture
@@ -98,7 +98,10 @@ def test_streams_text_and_parses_the_schema_answer(server: ScriptedModelServer) 
     assert call.body["stream"] is True
     assert call.body["stream_options"] == {"include_usage": True}
     assert call.body["temperature"] == 0.2
-    assert call.body["messages"][0] == {"role": "system", "content": f"{MARK} You review code."}
+    assert call.body["messages"][0] == {
+        "role": "system",
+        "content": f"{MARK} You review code.\n\nRead the diff so.",
+    }
     assert call.body["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "review", "schema": ANSWER_SCHEMA, "strict": False},

@@ -1,10 +1,15 @@
 """Split a diff into reviewer-sized chunks of whole hunks. Pure.
 
-Packing is sequential ("next fit") in diff order: a file joins the open chunk when
-it fits, else starts a new one. Git orders files by path, so neighbours — usually
-related files of one directory — land in the same chunk, and the result is
-deterministic. A file too big for any chunk is split between hunks (never inside
-one) into chunks of its own; its last part stays open for the files after it.
+Two sizes govern packing. The budget is the most diff one session may receive; a
+file bigger than that is split between hunks (never inside one) into parts of its
+own, and its last part stays open for the files after it. The group target is how
+far small files are packed together: a file joins the open chunk while the two
+together stay within the target, else it starts a chunk of its own, kept whole up
+to the budget. A small target gives about a file per session, so a re-review after
+one file changed runs few sessions again; a target equal to the budget packs as
+tightly as the budget allows. Packing is sequential ("next fit") in diff order: git
+orders files by path, so neighbours — usually related files of one directory —
+land in the same chunk, and the result is deterministic.
 
 Nothing is dropped silently: files that cannot or need not be reviewed, and hunks
 too big for the budget on their own, come back as ``Unreviewed`` with a reason.
@@ -51,11 +56,20 @@ class ChunkingResult:
     unreviewed: tuple[Unreviewed, ...]
 
 
-def chunk_diff(files: Sequence[DiffFile], budget_tokens: int) -> ChunkingResult:
-    """Pack the reviewable hunks of ``files`` into chunks of at most ``budget_tokens``."""
+def chunk_diff(
+    files: Sequence[DiffFile], budget_tokens: int, group_tokens: int | None = None
+) -> ChunkingResult:
+    """Pack the reviewable hunks of ``files`` into chunks of at most ``budget_tokens``.
+
+    Files are grouped into one chunk only while it stays within ``group_tokens``
+    (default: the budget); a file is kept whole up to the budget either way.
+    """
     if budget_tokens <= 0:
         raise ValueError(f"budget_tokens must be positive, got {budget_tokens}")
-    packer = _Packer(budget_tokens)
+    if group_tokens is not None and group_tokens <= 0:
+        raise ValueError(f"group_tokens must be positive, got {group_tokens}")
+    group = budget_tokens if group_tokens is None else min(group_tokens, budget_tokens)
+    packer = _Packer(budget_tokens, group)
     unreviewed: list[Unreviewed] = []
     for file in files:
         skipped = _not_reviewable(file)
@@ -179,14 +193,19 @@ class _FilePart:
 
 
 class _Packer:
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, group: int) -> None:
         self.budget = budget
+        self.group = group
         self.chunks: list[Chunk] = []
         self.open_files: list[DiffFile] = []
         self.open_size = _Size()
 
     def _fits(self, size: _Size) -> bool:
         return _tokens(size) <= self.budget
+
+    def _joins(self, size: _Size) -> bool:
+        """Whether a whole file of ``size`` may join the open chunk's files."""
+        return bool(self.open_files) and _tokens(self._joined(size)) <= self.group
 
     def _joined(self, size: _Size) -> _Size:
         return self.open_size + _SEPARATOR + size if self.open_files else size
@@ -196,7 +215,7 @@ class _Packer:
         for hunk in hunks:
             whole.add(hunk)
         whole_size = whole.size_with()
-        if self._fits(self._joined(whole_size)):
+        if self._joins(whole_size):
             self._append(file, whole, whole_size)
             return
         self._close()

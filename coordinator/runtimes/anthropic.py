@@ -195,7 +195,15 @@ class AnthropicSession:
         body: dict[str, Any] = {
             "model": self._model,
             "max_tokens": self._max_tokens,
-            "system": self._spec.agent.prompt,
+            # One breakpoint after the system text: every session of a reviewer shares
+            # it, so from the second session on it is a cache read (0.1x input).
+            "system": [
+                {
+                    "type": "text",
+                    "text": self._spec.system_prompt,
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
             "messages": messages,
             "tools": [
                 {

@@ -33,6 +33,16 @@ class SessionSpec:
     model: str | None  # "provider/model"; None lets the runtime pick its default
     workdir: Path
     output_schema: dict[str, Any]
+    # Fixed text for every session of this reviewer, sent after the agent's prompt
+    # as system text: a stable prefix that providers can cache across sessions.
+    instructions: str = ""
+
+    @property
+    def system_prompt(self) -> str:
+        """The whole system text: the agent's prompt, then the shared instructions."""
+        if not self.instructions:
+            return self.agent.prompt
+        return f"{self.agent.prompt.rstrip()}\n\n{self.instructions}"
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The Claude Code runtime: one headless ``claude -p`` process per prompt turn.
 
 Each turn runs ``claude -p --output-format stream-json --verbose`` in its own
-process group with cwd = the reviewed repository, the agent prompt as
-``--system-prompt`` and the prompt text on stdin (no argv length limit). The
+process group with cwd = the reviewed repository, the agent prompt and the
+review instructions as ``--system-prompt`` and the prompt text on stdin (no argv length limit). The
 repair turn resumes the same conversation with ``--resume <session_id>``.
 Model credentials and endpoints (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``,
 ...) are whatever the environment gives the CLI; council passes it through.
@@ -153,8 +153,8 @@ def find_claude(binary: str | None, env: Mapping[str, str] | None) -> str:
     return path
 
 
-def claude_argv(binary: str, agent: AgentSpec, model: str | None, resume: str | None) -> list[str]:
-    flags = claude_tool_flags(agent)
+def claude_argv(binary: str, spec: SessionSpec, model: str | None, resume: str | None) -> list[str]:
+    flags = claude_tool_flags(spec.agent)
     argv = [
         binary,
         "-p",
@@ -162,7 +162,7 @@ def claude_argv(binary: str, agent: AgentSpec, model: str | None, resume: str | 
         "stream-json",
         "--verbose",
         "--system-prompt",
-        agent.prompt,
+        spec.system_prompt,
         "--tools",
         ",".join(flags.offered),
         "--setting-sources",
@@ -275,7 +275,7 @@ class ClaudeCodeSession:
             await _stop_group(self._process, self._grace)
 
     async def prompt(self, text: str) -> TurnResult:
-        argv = claude_argv(self._binary, self._spec.agent, self._model, self.session_id or None)
+        argv = claude_argv(self._binary, self._spec, self._model, self.session_id or None)
         try:
             process = await anyio.open_process(
                 argv,

@@ -136,7 +136,7 @@ class OpenAISession:
         self._emit = emit
         self._model = model
         self.session_id = f"openai-{uuid.uuid4().hex[:12]}"
-        self._messages: list[dict[str, Any]] = [{"role": "system", "content": spec.agent.prompt}]
+        self._messages: list[dict[str, Any]] = [{"role": "system", "content": spec.system_prompt}]
         self._usage = Usage()
 
     async def prompt(self, text: str) -> TurnResult:

@@ -5,7 +5,9 @@ agents (``council-<name>``) through ``OPENCODE_CONFIG_CONTENT``. With
 ``--opencode-url`` it uses a running server: agents named ``council-<name>`` there
 are used as they are; otherwise the session runs as OpenCode's ``general`` agent
 with the reviewer prompt appended as system text and the reviewer's permissions
-applied as session rules. Server behaviour this relies on is in
+applied as session rules. Either way council's review instructions (how to read the
+diff, the output contract) go in each request's ``system``: they are the same for
+every session of a reviewer, a prefix the provider can cache. Server behaviour this relies on is in
 shared/opencode/API.md (completion = ``session.idle`` of that id; errors arrive as
 HTTP 200 with ``info.error`` or only as ``session.error`` events; totals come from
 the session, not the last step).
@@ -291,7 +293,9 @@ class OpenCodeRuntime:
             spec=spec,
             emit=emit,
             agent=FALLBACK_AGENT if fallback else agent_name,
-            system=spec.agent.prompt if fallback else None,
+            # The server's own agent carries the reviewer prompt; the request adds the
+            # instructions, which OpenCode appends after its env block, the same each time.
+            system=spec.system_prompt if fallback else spec.instructions or None,
             model=model,
             output_schema=spec.output_schema if self._use_structured(model) else None,
             server=self._server,

@@ -242,6 +242,10 @@ class RecordedRequest:
         return None
 
     @property
+    def system(self) -> str:
+        return system_text(self)
+
+    @property
     def streaming(self) -> bool:
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
@@ -326,14 +330,23 @@ SIDE_CALL_MARKERS = (
 )
 
 
+def system_text(req: RecordedRequest) -> str:
+    """The request's system prompt: Anthropic's ``system``, or OpenAI's leading system messages."""
+    if not isinstance(req.body, dict):
+        return ""
+    if req.body.get("system") is not None:
+        return "\n".join(_content_text(req.body["system"]))
+    parts: list[str] = []
+    for message in req.body.get("messages") or []:
+        if not isinstance(message, dict) or message.get("role") != "system":
+            break
+        parts.extend(_content_text(message.get("content")))
+    return "\n".join(parts)
+
+
 def is_side_call(req: RecordedRequest) -> bool:
     """A runtime's own housekeeping call, answered by the default reply, never by a rule."""
-    system = req.body.get("system") if isinstance(req.body, dict) else None
-    if system is None and isinstance(req.body, dict):
-        messages = req.body.get("messages") or [{}]
-        if isinstance(messages[0], dict) and messages[0].get("role") == "system":
-            system = messages[0].get("content")
-    text = "\n".join(_content_text(system))
+    text = system_text(req)
     return any(marker in text for marker in SIDE_CALL_MARKERS)
 
 
