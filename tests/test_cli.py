@@ -86,6 +86,36 @@ def test_dry_run_json_plan_from_stdin_patch(repo: GitRepo, env: dict[str, str]) 
     assert processes_in(repo.root) == []
 
 
+def test_group_tokens_sets_how_many_files_share_a_session(
+    repo: GitRepo, env: dict[str, str]
+) -> None:
+    big = "".join(
+        f"value_{i} = compute({i}, 'a fairly long argument string')\n" for i in range(120)
+    )
+    repo.write("lib/big.py", "x = 0\n")
+    repo.write("lib/small_a.py", "a = 0\n")
+    repo.write("lib/small_b.py", "b = 0\n")
+    repo.commit("more")  # app.py's change too: the diff is these three files
+    repo.write("lib/big.py", big)
+    repo.write("lib/small_a.py", "a = 1\n")
+    repo.write("lib/small_b.py", "b = 1\n")
+
+    def chunks(*flags: str) -> list[list[str]]:
+        args = ["review", "--dry-run", "--format", "json", "--agents", "security", *flags]
+        result = run_council(args, cwd=repo.root, env=env)
+        assert result.code == 0, result.stderr
+        return [a["files"] for a in json.loads(result.stdout)["assignments"]]
+
+    # Default: the big file (over 2,000 tokens) alone, the small ones together.
+    assert chunks() == [["lib/big.py"], ["lib/small_a.py", "lib/small_b.py"]]
+    assert chunks("--group-tokens", "24000") == [["lib/big.py", "lib/small_a.py", "lib/small_b.py"]]
+    assert chunks("--group-tokens", "1") == [["lib/big.py"], ["lib/small_a.py"], ["lib/small_b.py"]]
+    repo.write(".council.toml", "group_tokens = 0\n")
+    result = run_council(["review", "--dry-run"], cwd=repo.root, env=env)
+    assert result.code == 2
+    assert ".council.toml: invalid group-tokens 0" in result.stderr
+
+
 def test_agents_list_and_show(repo: GitRepo, env: dict[str, str]) -> None:
     repo.write(
         ".council/agents/i18n.md", "---\ndescription: Checks translations\n---\nLook at strings.\n"

@@ -103,16 +103,20 @@ def test_a_corrupt_store_is_rebuilt_not_fatal(tmp_path: Path) -> None:
     assert not ResultStore(path).recall(a).complete
 
 
-def test_the_templates_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("template", ["review", "review_instructions", "output_contract"])
+def test_the_templates_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch, template: str) -> None:
     a = assignment()
     before = file_key(a, a.chunk.files[0])
-    original = prompts.load_template("review")
+    load = prompts.load_template
+    edited = Template(load(template).template + "!")
     monkeypatch.setattr(
-        prompts,
-        "load_template",
-        lambda name: Template(original.template + "!") if name == "review" else original,
+        prompts, "load_template", lambda name: edited if name == template else load(name)
     )
-    assert file_key(a, a.chunk.files[0]) != before
+    prompts.render_review_instructions.cache_clear()
+    try:
+        assert file_key(a, a.chunk.files[0]) != before
+    finally:
+        prompts.render_review_instructions.cache_clear()
 
 
 # ------------------------------------------------------------------ per-file reuse
