@@ -135,13 +135,16 @@ async def finish_review(
     Separate so a front end that runs sessions itself (the TUI re-runs a failed
     reviewer) finishes its review the same way.
     """
-    merged = merge_outcomes(prepared, outcomes, settings)
+    # Checks and the verifier run before the --max-findings cut, so a finding they
+    # reject gives its place to the next one.
+    merged = merged_findings(prepared, outcomes, settings)
     mode = FilterMode(settings.filter_mode)
     paths = sorted({f.path for f in merged.findings})
     texts = await anyio.to_thread.run_sync(new_file_texts, prepared.repo, prepared.diff, paths)
     merged = mechanical_checks(
         merged, texts, prepared.line_map, mode, rules=prepared.guidelines.values()
     )
+    cap = settings.max_findings
     extra: list[ReviewerReport] = []
     verifier, runtime_name = prepared.verifier, prepared.verifier_runtime
     if (
@@ -150,6 +153,10 @@ async def finish_review(
         and runtime_name in runtimes
         and merged.findings
     ):
+        # The verifier sees twice the cap: enough to fill the places of the findings
+        # it refutes, without paying to verify findings that would be cut anyway.
+        if cap is not None:
+            merged = _cut(merged, cap, keep=2 * cap)
         merged, report = await run_verifier(
             merged,
             verifier=verifier,
@@ -168,12 +175,20 @@ async def finish_review(
         )
         if report is not None:
             extra.append(report)
-    return build_review(prepared, merged, outcomes, runtimes, settings, extra)
+    return build_review(prepared, _cut(merged, cap), outcomes, runtimes, settings, extra)
 
 
 def merge_outcomes(
     prepared: PreparedReview, outcomes: Sequence[AssignmentOutcome], settings: ReviewSettings
 ) -> MergeResult:
+    """The merged, ranked findings, cut to ``--max-findings`` (no checks, no verifier)."""
+    return _cut(merged_findings(prepared, outcomes, settings), settings.max_findings)
+
+
+def merged_findings(
+    prepared: PreparedReview, outcomes: Sequence[AssignmentOutcome], settings: ReviewSettings
+) -> MergeResult:
+    """Every session's findings merged and ranked, dismissed ones moved to ``rejected``."""
     plan = prepared.plan
     reported = [
         ReportedFinding(
@@ -194,17 +209,17 @@ def merge_outcomes(
         ),
     )
     if not settings.show_dismissed:
-        # Dismissed findings move to `rejected` with their reason (before the verifier
-        # sees them), and before the cut: a dismissed finding must not take a place.
+        # Dismissed findings move to `rejected` with their reason before the verifier
+        # sees them and before any cut: a dismissed finding must not take a place.
         merged = reject(merged, dismissal_reasons(merged.findings, prepared.dismissals))
-    return _cut(merged, settings.max_findings)
+    return merged
 
 
-def _cut(merged: MergeResult, max_findings: int | None) -> MergeResult:
-    """Keep the ``max_findings`` best ranked; the rest go to ``rejected`` with their rank."""
+def _cut(merged: MergeResult, max_findings: int | None, keep: int | None = None) -> MergeResult:
+    """Keep the ``keep`` (default ``max_findings``) best ranked; the rest go to ``rejected``."""
     if max_findings is None:
         return merged
-    over = merged.findings[max_findings:]
+    over = merged.findings[keep or max_findings :]
     return reject(
         merged, {f.id: f"over --max-findings {max_findings} (rank {f.rank})" for f in over}
     )

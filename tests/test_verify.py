@@ -224,6 +224,35 @@ def test_verifier_confirms_refutes_with_evidence_and_ignores_bare_refutations(
     assert all(r["reason"].startswith("refuted by verifier: Guarded upstream.") for r in refuted)
 
 
+def test_a_refuted_finding_gives_its_place_under_max_findings(
+    planted: Path, env: dict[str, str], model: ScriptedModelServer
+) -> None:
+    ids = _ids(planted, env)
+    refutation = {
+        "id": ids["app/db.py"],
+        "verdict": "refuted",
+        "confidence": 0.9,
+        "reason": "name is an internal constant.",
+        "evidence": "def find_user(conn, name):",
+    }
+    model.reset(
+        [
+            Rule("# Verify findings in app/db.py", Reply.structured({"verdicts": [refutation]})),
+            Rule("# Verify findings in app/util.py", Reply.structured({"verdicts": []})),
+            *rules(),
+        ]
+    )
+    args = ["review", "--format", "json", "--runtime", "openai", "--model", "openai/m"]
+    args += ["--agents", "security,correctness", "--max-findings", "1", "--verify"]
+    doc = run_council(args, cwd=planted, env={**env, "COUNCIL_CACHE": "false"}).json()
+    # The top finding was refuted; the next one takes its place instead of being cut.
+    assert [(f["path"], f["rank"]) for f in doc["findings"]] == [("app/util.py", 1)]
+    reasons = {r["path"]: r["reason"] for r in doc["rejected"]}
+    assert reasons["app/db.py"].startswith("refuted by verifier: name is an internal constant.")
+    assert not any("max-findings" in r["reason"] for r in doc["rejected"])
+    assert len(model.requests_matching("# Verify findings")) == 2  # both within twice the cap
+
+
 def test_a_failing_verifier_keeps_every_finding(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
