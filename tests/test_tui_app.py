@@ -3,6 +3,7 @@ reaches the run when they press keys."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -30,6 +31,7 @@ from coordinator.review import ReviewerStatus
 from coordinator.tui import app as tui_app
 from coordinator.tui.app import CouncilApp
 from coordinator.tui.demo import DEMO_FILES, demo_findings, demo_overview, demo_review, demo_script
+from coordinator.tui.run import PlannedSession
 from coordinator.tui.screens import ConfirmScreen, ExportScreen, HelpScreen
 from coordinator.tui.scripted import Finish, ScriptedReviewRun, Tick
 from coordinator.tui.widgets.live import ReviewerTable
@@ -453,3 +455,23 @@ async def test_filters_by_severity_reviewer_path_and_text(tmp_path: Path) -> Non
             "int(None) raises when the limit parameter is missing",
             "Every row is fetched and copied before the limit is applied",
         ]
+
+
+async def test_many_sessions_fit_the_width_beside_the_vertical_scrollbar(tmp_path: Path) -> None:
+    overview = demo_overview(tmp_path)
+    many = tuple(
+        PlannedSession(f"security#{i + 1}", "security", "opencode", "m", i, 60, (f"app/m{i}.py",))
+        for i in range(60)
+    )
+    run = ScriptedReviewRun(
+        dataclasses.replace(overview, sessions=many), demo_review(), files=DEMO_FILES
+    )
+    app = make_app(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, run)
+        table = app.query_one(ReviewerTable)
+        assert table.row_count == 61  # the reviewer and its 60 chunks
+        assert table.show_vertical_scrollbar
+        # The detail column gave up the scrollbar's width: nothing hangs off the edge.
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert not table.show_horizontal_scrollbar

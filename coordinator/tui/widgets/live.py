@@ -92,9 +92,16 @@ class ReviewerTable(RowCachedTable[Text | str]):
         if self._state is not None and self.size.width != self._width:
             self.rebuild(self._state)
 
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        # The scrollbar takes columns from the table: fit the detail column again,
+        # or the last column would hang off the edge behind a horizontal scrollbar.
+        if self._state is not None:
+            self.rebuild(self._state)
+
     @property
     def detail_width(self) -> int:
-        return max(16, self.size.width - _OTHERS)
+        bar = self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0
+        return max(16, self.size.width - bar - _OTHERS)
 
     @property
     def selected_key(self) -> str | None:
