@@ -57,6 +57,7 @@ class LoadRun:
     seconds: float
     due: list[float] = field(default_factory=list)  # perf_counter when each event was due
     stalls: list[float] = field(default_factory=list)  # gaps between 5 ms heartbeats
+    done: anyio.Event = field(default_factory=anyio.Event)  # every event was handed over
     sent: list[float] = field(default_factory=list)  # ... and when it was handed to the app
 
     def __post_init__(self) -> None:
@@ -94,6 +95,7 @@ class LoadRun:
                     streams.start_soon(self._stream, planned, start + offset, sink)
             tg.cancel_scope.cancel()
         sink(demo_findings())
+        self.done.set()
         return demo_review()
 
     async def _heartbeat(self) -> None:
@@ -195,6 +197,9 @@ def measure(sessions: int, rate: float, seconds: float, refresh_s: float = REFRE
     async def main() -> None:
         # Not headless: Textual then runs the app's driver_class, our TerminalDriver.
         async with app.run_test(headless=False, size=(200, 60)) as pilot:
+            # Not pilot.pause() in a loop: it would force a screen update and post a
+            # message to every widget each time, load a real terminal never adds.
+            await run.done.wait()
             while app.review is None:
                 await pilot.pause(0.05)
             await pilot.pause(0.3)  # the last repaints

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import io
 import json
 import tomllib
@@ -25,6 +26,7 @@ from coordinator.events import (
     TextDelta,
     ToolCalled,
     Usage,
+    UsageUpdated,
 )
 from coordinator.findings import Severity
 from coordinator.review import ReviewerStatus
@@ -475,3 +477,52 @@ async def test_many_sessions_fit_the_width_beside_the_vertical_scrollbar(tmp_pat
         # The detail column gave up the scrollbar's width: nothing hangs off the edge.
         assert table.virtual_size.width <= table.scrollable_content_region.width
         assert not table.show_horizontal_scrollbar
+
+
+async def test_streaming_into_the_log_repaints_without_re_laying_out_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = scripted(tmp_path, script=True)
+    app = make_app(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, run)
+        table = app.query_one(ReviewerTable)
+        table.move_cursor(row=table.get_row_index("agent:correctness"))
+        await pilot.pause()
+        layouts: list[object] = []
+        refresh_layout = app.screen._refresh_layout
+        monkeypatch.setattr(
+            app.screen,
+            "_refresh_layout",
+            lambda *a, **k: (layouts.append(a), refresh_layout(*a, **k))[1],
+        )
+        key = "correctness#1"
+        for i in range(40):
+            run.feed(TextDelta(key, "correctness", f"line {i} of the stream\n"))
+            run.feed(UsageUpdated(key, "correctness", Usage(100 + i, 10, 0.01)))
+            await settle(pilot, run)
+        log = app.query_one("#log-text")
+        assert "line 39 of the stream" in "\n".join(log.lines)  # type: ignore[attr-defined]
+        assert log.scroll_y == log.max_scroll_y > 0  # followed to the end, scrollbar and all
+        # Text, counters and the summary line changed; the screen's layout did not.
+        assert layouts == []
+
+
+async def test_full_collections_run_after_a_frame_and_thresholds_come_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = gc.get_threshold()
+    run = scripted(tmp_path, script=True)
+    app = make_app(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, run)
+        # Python's own full collection is pushed back; the app runs it after a repaint.
+        assert gc.get_threshold() == (before[0], before[1], 5 * tui_app.FULL_GC_EVERY)
+        collected: list[int] = []
+        monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation))
+        monkeypatch.setattr(gc, "get_count", lambda: (0, 0, tui_app.FULL_GC_EVERY))
+        run.feed(UsageUpdated("correctness#1", "correctness", Usage(5, 5, 0.001)))
+        await settle(pilot, run)
+        assert collected
+        assert set(collected) == {2}
+    assert gc.get_threshold() == before

@@ -60,6 +60,7 @@ from coordinator.tui.widgets.review import (
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 REPAINT_GAP_S = 0.02  # the shortest time between two repaints: ~40 a second under load
+FULL_GC_EVERY = 10  # young collections between two full ones: CPython's own default
 CLOCK_TICK_S = 0.25  # running rows show whole seconds; nothing else changes them
 NO_FINDINGS_YET = "No findings yet: they appear here as soon as a reviewer finishes."
 NO_FINDINGS = "No findings."
@@ -103,6 +104,7 @@ class CouncilApp(App[int]):
         self._repaint_due = False
         self._painted_at = -refresh_s  # time.monotonic() of the last repaint
         self._unmounted = False
+        self._gc_thresholds = gc.get_threshold()  # put back on unmount
         self._today = today
         self._env = os.environ if env is None else env
         self._launch_editor = launch_editor
@@ -139,6 +141,12 @@ class CouncilApp(App[int]):
         # Start-up objects (modules, Textual, the diff) live as long as the app: out of
         # the collector's way at once, not only once settled (see _settle).
         gc.freeze()
+        # A full collection stops the loop for 10-40 ms (Textual's strips are cyclic
+        # garbage). Left to itself it lands in the middle of drawing a frame; _repaint
+        # runs it just after a frame reached the screen instead, as often as Python
+        # would. The automatic one stays as a fallback, five times rarer.
+        young, middle, _ = self._gc_thresholds
+        gc.set_threshold(young, middle, 5 * FULL_GC_EVERY)
         self.sub_title = self.overview.source
         self.on_resize()
         self.query_one(ReviewerTable).focus()
@@ -151,6 +159,7 @@ class CouncilApp(App[int]):
     def on_unmount(self) -> None:
         self._unmounted = True
         gc.unfreeze()
+        gc.set_threshold(*self._gc_thresholds)
 
     # -- updates from the run ------------------------------------------------------------
 
@@ -188,6 +197,8 @@ class CouncilApp(App[int]):
             self._paint()
         except NoMatches:  # the app is closing: its widgets are going away
             return
+        if gc.get_count()[2] >= FULL_GC_EVERY:
+            self.call_after_refresh(gc.collect, 2)
 
     def _paint(self) -> None:
         table = self.query_one(ReviewerTable)

@@ -13,7 +13,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import DataTable, Label, Log, ProgressBar
 from textual.widgets.data_table import ColumnKey
 
@@ -62,7 +64,8 @@ class RunSummary(Horizontal):
             text.append(f" · {note}", style="italic #ffaf00")
         if text != self._shown:  # repainted ~10 times a second: touch the screen on change only
             self._shown = text
-            self.query_one("#summary-text", Label).update(text)
+            # Its size is fixed by the style sheet: no re-layout of the whole screen.
+            self.query_one("#summary-text", Label).update(text, layout=False)
             bar = self.query_one("#summary-progress", ProgressBar)
             bar.update(total=max(1, totals.sessions), progress=totals.finished)
 
@@ -243,6 +246,22 @@ def _cells(row: _RowFacts) -> list[Text | str]:
     ]
 
 
+class StreamLog(Log):
+    """A Log whose growth repaints the log alone, not the whole screen.
+
+    ``Log.write`` sets ``virtual_size``, which Textual declares a layout reactive: each
+    write re-flowed and re-rendered every widget on the screen (~13 ms, tens of times
+    a second under load; the largest cost of a frame in bench/tui_load.py). The log's
+    own size comes from its container, so a longer text changes only its scrollbars,
+    which ``_scroll_update`` sets in place. A scrollbar appearing still re-lays out.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
+
+
 class SessionLog(Vertical):
     """The picked sessions' streamed text and tool calls, appended as they arrive."""
 
@@ -255,7 +274,7 @@ class SessionLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(id="log-title")
-        yield Log(id="log-text", max_lines=20_000, auto_scroll=True)
+        yield StreamLog(id="log-text", max_lines=20_000, auto_scroll=True)
 
     def follow(self, sessions: list[SessionRow], title: Text) -> None:
         """Show these sessions from the start of what is kept."""
@@ -269,7 +288,7 @@ class SessionLog(Vertical):
     def retitle(self, title: Text) -> None:
         if title != self._title:  # asked on each repaint that had text for the log
             self._title = title
-            self.query_one("#log-title", Label).update(title)
+            self.query_one("#log-title", Label).update(title, layout=False)  # fixed size
 
     @property
     def keys(self) -> tuple[str, ...]:
