@@ -105,6 +105,7 @@ class CouncilApp(App[int]):
         self._painted_at = -refresh_s  # time.monotonic() of the last repaint
         self._unmounted = False
         self._gc_thresholds = gc.get_threshold()  # put back on unmount
+        self._collect_due = False
         self._today = today
         self._env = os.environ if env is None else env
         self._launch_editor = launch_editor
@@ -197,8 +198,13 @@ class CouncilApp(App[int]):
             self._paint()
         except NoMatches:  # the app is closing: its widgets are going away
             return
-        if gc.get_count()[2] >= FULL_GC_EVERY:
-            self.call_after_refresh(gc.collect, 2)
+        if gc.get_count()[2] >= FULL_GC_EVERY and not self._collect_due:
+            self._collect_due = True  # once, however many repaints come before it runs
+            self.call_after_refresh(self._collect)
+
+    def _collect(self) -> None:
+        self._collect_due = False
+        gc.collect(2)
 
     def _paint(self) -> None:
         table = self.query_one(ReviewerTable)
