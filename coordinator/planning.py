@@ -25,6 +25,7 @@ class PromptInputs:
 
     source: str = ""
     guidelines: Mapping[str, str] = field(default_factory=dict)  # rule file -> text
+    changed: tuple[str, ...] = ()  # every path the diff touches, in diff order
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def plan_review(
     guidelines: Mapping[str, str],
     nonce: Callable[[], str] = new_nonce,
 ) -> Plan:
-    inputs = PromptInputs(diff.source, guidelines)
+    inputs = PromptInputs(diff.source, guidelines, tuple(f.path for f in diff.files))
     unreviewed: dict[tuple[str, str, str | None], Unreviewed] = {}
     covered: set[str] = set()
     assignments: list[Assignment] = []
@@ -149,6 +150,7 @@ def _assignment(
         source=inputs.source,
         guidelines=guidelines_for(chunk.paths, inputs.guidelines),
         nonce=nonce,
+        changed=inputs.changed,
     )
     instructions = render_review_instructions(agent.max_findings or DEFAULT_MAX_FINDINGS)
     return Assignment(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from functools import cache
 from string import Template
 from typing import Any
@@ -12,6 +13,8 @@ from coordinator.agents import AgentSpec
 from coordinator.diff.model import Chunk, FileStatus
 from coordinator.diff.render import render_chunk
 from coordinator.resources import prompts_dir
+
+MAX_OTHER_FILES = 100  # named in a part's prompt; a longer list would crowd out the diff
 
 
 @cache
@@ -28,13 +31,24 @@ def output_contract(max_findings: int) -> str:
     return load_template("output_contract").safe_substitute(max_findings=max_findings)
 
 
+def shown_path(path: str) -> str:
+    """A path for a list outside the data fences: control characters escaped.
+
+    Git allows a newline in a file name; printed as is, a name could start a line of
+    its own in the prompt's own text and pass for an instruction.
+    """
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+
+
 def _file_list(chunk: Chunk) -> str:
     lines = []
     for f in chunk.files:
         status = f.status.value
         if f.status in (FileStatus.RENAMED, FileStatus.COPIED) and f.old_path:
-            status += f" from {f.old_path}"
-        lines.append(f"- {f.path} ({status}, +{f.additions}/-{f.deletions})")
+            status += f" from {shown_path(f.old_path)}"
+        lines.append(f"- {shown_path(f.path)} ({status}, +{f.additions}/-{f.deletions})")
     return "\n".join(lines)
 
 
@@ -51,6 +65,17 @@ def render_review_instructions(max_findings: int) -> str:
     )
 
 
+def _other_files(chunk: Chunk, changed: Sequence[str]) -> str:
+    mine = set(chunk.paths)
+    others = [path for path in changed if path not in mine]
+    if not others:
+        return ""
+    shown = "\n".join(f"- {shown_path(path)}" for path in others[:MAX_OTHER_FILES])
+    if len(others) > MAX_OTHER_FILES:
+        shown += f"\n- ... and {len(others) - MAX_OTHER_FILES} more"
+    return load_template("other_files").safe_substitute(files=shown)
+
+
 def render_review_prompt(
     agent: AgentSpec,
     chunk: Chunk,
@@ -59,8 +84,15 @@ def render_review_prompt(
     source: str,
     guidelines: str,
     nonce: str,
+    changed: Sequence[str] = (),
 ) -> str:
-    """The message for one chunk; the instructions it relies on are its system text."""
+    """The message for one chunk; the instructions it relies on are its system text.
+
+    A part of a larger change also names the change's other files, so a reviewer
+    that sees one file knows what else moved and can read it. Only parts do: the
+    result store keys each file by the prompt it would get as the whole change, so
+    a push that adds a file leaves the other files' answers valid.
+    """
     chunk_label = (
         "the whole change" if chunk_count == 1 else f"part {chunk.index + 1} of {chunk_count}"
     )
@@ -74,6 +106,7 @@ def render_review_prompt(
         guidelines=guideline_text,
         diff=render_chunk(chunk),
         nonce=nonce,
+        other_files=_other_files(chunk, changed) if chunk_count > 1 else "",
     )
 
 
