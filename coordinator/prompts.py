@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
+from itertools import islice
 from string import Template
 from typing import Any
 
@@ -67,13 +68,21 @@ def render_review_instructions(max_findings: int) -> str:
 
 def _other_files(chunk: Chunk, changed: Sequence[str]) -> str:
     mine = set(chunk.paths)
-    others = [path for path in changed if path not in mine]
+    # Stop at the cap: a 2,000-file diff would otherwise scan every path per prompt.
+    others = tuple(islice((path for path in changed if path not in mine), MAX_OTHER_FILES))
     if not others:
         return ""
-    shown = "\n".join(f"- {shown_path(path)}" for path in others[:MAX_OTHER_FILES])
-    if len(others) > MAX_OTHER_FILES:
-        shown += f"\n- ... and {len(others) - MAX_OTHER_FILES} more"
-    return load_template("other_files").safe_substitute(files=shown)
+    more = len(changed) - len(mine) - len(others)  # a chunk's paths are the diff's
+    return _other_files_text(others, more)
+
+
+@lru_cache(maxsize=256)
+def _other_files_text(others: tuple[str, ...], more: int) -> str:
+    """Most parts of a big diff list the same first files: rendered once."""
+    listed = "\n".join(f"- {shown_path(path)}" for path in others)
+    if more > 0:
+        listed += f"\n- ... and {more} more"
+    return load_template("other_files").safe_substitute(files=listed)
 
 
 def render_review_prompt(
