@@ -14,7 +14,12 @@ from coordinator.diff.model import Chunk, Diff, DiffFile
 from coordinator.diff.render import render_chunk
 from coordinator.findings import Unreviewed, UnreviewedReason
 from coordinator.guidelines import guidelines_for
-from coordinator.prompts import new_nonce, render_review_instructions, render_review_prompt
+from coordinator.prompts import (
+    new_nonce,
+    render_change_overview,
+    render_review_instructions,
+    render_review_prompt,
+)
 
 DEFAULT_MAX_FINDINGS = 10
 
@@ -25,7 +30,7 @@ class PromptInputs:
 
     source: str = ""
     guidelines: Mapping[str, str] = field(default_factory=dict)  # rule file -> text
-    changed: tuple[str, ...] = ()  # every path the diff touches, in diff order
+    overview: str = ""  # the change's files, for reviewers that see a part of it
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class Assignment:
     prompt: str  # the message for this chunk
     estimated_tokens: int  # the message plus the agent prompt and the instructions
     instructions: str = ""  # system text after the agent's prompt, the same for all its chunks
+    # The change's files, after the instructions, when this reviewer sees a part of it.
+    # The same in every session of a run (cacheable) and no part of any store key.
+    overview: str = ""
     nonce: str = ""  # the data-fence tag inside ``prompt``; random, so not part of any cache key
     inputs: PromptInputs = field(default_factory=PromptInputs, compare=False)
 
@@ -70,7 +78,9 @@ def plan_review(
     guidelines: Mapping[str, str],
     nonce: Callable[[], str] = new_nonce,
 ) -> Plan:
-    inputs = PromptInputs(diff.source, guidelines, tuple(f.path for f in diff.files))
+    changed = tuple(f.path for f in diff.files)
+    overview = render_change_overview(changed) if len(changed) > 1 else ""
+    inputs = PromptInputs(diff.source, guidelines, overview)
     unreviewed: dict[tuple[str, str, str | None], Unreviewed] = {}
     covered: set[str] = set()
     assignments: list[Assignment] = []
@@ -150,9 +160,9 @@ def _assignment(
         source=inputs.source,
         guidelines=guidelines_for(chunk.paths, inputs.guidelines),
         nonce=nonce,
-        changed=inputs.changed,
     )
     instructions = render_review_instructions(agent.max_findings or DEFAULT_MAX_FINDINGS)
+    overview = inputs.overview if chunk_count > 1 else ""
     return Assignment(
         key=key,
         agent=agent,
@@ -162,9 +172,11 @@ def _assignment(
         chunk_count=chunk_count,
         prompt=prompt,
         instructions=instructions,
+        overview=overview,
         estimated_tokens=estimate_tokens(prompt)
         + estimate_tokens(agent.prompt)
-        + estimate_tokens(instructions),
+        + estimate_tokens(instructions)
+        + estimate_tokens(overview),
         nonce=nonce,
         inputs=inputs,
     )

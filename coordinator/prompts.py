@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
-from functools import cache, lru_cache
-from itertools import islice
+from functools import cache
 from string import Template
 from typing import Any
 
@@ -15,7 +13,7 @@ from coordinator.diff.model import Chunk, FileStatus
 from coordinator.diff.render import render_chunk
 from coordinator.resources import prompts_dir
 
-MAX_OTHER_FILES = 100  # named in a part's prompt; a longer list would crowd out the diff
+MAX_LISTED_FILES = 200  # in a change's overview; past that the list says how many more
 
 
 @cache
@@ -66,23 +64,18 @@ def render_review_instructions(max_findings: int) -> str:
     )
 
 
-def _other_files(chunk: Chunk, changed: Sequence[str]) -> str:
-    mine = set(chunk.paths)
-    # Stop at the cap: a 2,000-file diff would otherwise scan every path per prompt.
-    others = tuple(islice((path for path in changed if path not in mine), MAX_OTHER_FILES))
-    if not others:
-        return ""
-    more = len(changed) - len(mine) - len(others)  # a chunk's paths are the diff's
-    return _other_files_text(others, more)
+def render_change_overview(changed: tuple[str, ...]) -> str:
+    """Every file of a change that is reviewed in parts, for the shared system text.
 
-
-@lru_cache(maxsize=256)
-def _other_files_text(others: tuple[str, ...], more: int) -> str:
-    """Most parts of a big diff list the same first files: rendered once."""
-    listed = "\n".join(f"- {shown_path(path)}" for path in others)
-    if more > 0:
-        listed += f"\n- ... and {more} more"
-    return load_template("other_files").safe_substitute(files=listed)
+    A reviewer that sees one file then knows what else moved and can read it. The
+    list is the same for every session of the run, so it stays in the cacheable
+    prefix; it is no part of any result-store key, so a push that adds a file
+    leaves the other files' answers valid.
+    """
+    listed = "\n".join(f"- {shown_path(path)}" for path in changed[:MAX_LISTED_FILES])
+    if len(changed) > MAX_LISTED_FILES:
+        listed += f"\n- ... and {len(changed) - MAX_LISTED_FILES} more"
+    return load_template("change_overview").safe_substitute(files=listed)
 
 
 def render_review_prompt(
@@ -93,15 +86,8 @@ def render_review_prompt(
     source: str,
     guidelines: str,
     nonce: str,
-    changed: Sequence[str] = (),
 ) -> str:
-    """The message for one chunk; the instructions it relies on are its system text.
-
-    A part of a larger change also names the change's other files, so a reviewer
-    that sees one file knows what else moved and can read it. Only parts do: the
-    result store keys each file by the prompt it would get as the whole change, so
-    a push that adds a file leaves the other files' answers valid.
-    """
+    """The message for one chunk; the instructions it relies on are its system text."""
     chunk_label = (
         "the whole change" if chunk_count == 1 else f"part {chunk.index + 1} of {chunk_count}"
     )
@@ -115,7 +101,6 @@ def render_review_prompt(
         guidelines=guideline_text,
         diff=render_chunk(chunk),
         nonce=nonce,
-        other_files=_other_files(chunk, changed) if chunk_count > 1 else "",
     )
 
 

@@ -473,6 +473,9 @@ def test_sessions_of_a_reviewer_share_their_system_text_and_differ_in_the_messag
     assert SECURITY_PROMPT_LINE in system
     assert "# Reviewing for council" in system
     assert "## Output contract" in system
+    # ... and the overview of the change: both files, whichever one the session reviews.
+    assert "## This change" in system
+    assert "- app/db.py\n- app/util.py" in system
     assert len(messages) == 2
     for message in messages:
         assert "## Output contract" not in message

@@ -192,11 +192,11 @@ def test_a_finding_on_a_path_outside_the_chunk_is_kept(tmp_path: Path) -> None:
 
 
 def test_a_new_file_in_the_change_leaves_the_other_files_answers_valid(tmp_path: Path) -> None:
-    # Each part names the rest of the change (tests/test_prompts.py); a push that adds
-    # a file changes every part's list, but not the unchanged files' keys.
+    # Each part's session gets the change's file list (tests/test_prompts.py); a push
+    # that adds a file changes that list, but not the unchanged files' keys.
     parts = plan_of(FILES, 60)
     assert len(parts) > 2
-    assert all("## The rest of the change" in part.prompt for part in parts)
+    assert all("- pkg/m5.py" in part.overview for part in parts)
     store = ResultStore(tmp_path / "r.sqlite3")
     for part in parts:
         store.remember(part, [finding_on(part.chunk.paths[0])], None)
