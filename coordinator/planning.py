@@ -31,6 +31,7 @@ class PromptInputs:
     source: str = ""
     guidelines: Mapping[str, str] = field(default_factory=dict)  # rule file -> text
     overview: str = ""  # the change's files, for reviewers that see a part of it
+    files: int = 0  # how many files the change touches
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def plan_review(
     nonce: Callable[[], str] = new_nonce,
 ) -> Plan:
     changed = tuple(f.path for f in diff.files)
-    overview = render_change_overview(changed) if len(changed) > 1 else ""
-    inputs = PromptInputs(diff.source, guidelines, overview)
+    # One fence tag for the run, so the overview is the same text in every session.
+    overview = render_change_overview(changed, nonce()) if len(changed) > 1 else ""
+    inputs = PromptInputs(diff.source, guidelines, overview, len(changed))
     unreviewed: dict[tuple[str, str, str | None], Unreviewed] = {}
     covered: set[str] = set()
     assignments: list[Assignment] = []
@@ -162,7 +164,9 @@ def _assignment(
         nonce=nonce,
     )
     instructions = render_review_instructions(agent.max_findings or DEFAULT_MAX_FINDINGS)
-    overview = inputs.overview if chunk_count > 1 else ""
+    # Any reviewer that does not see every file of the change, whether the diff was
+    # split or its globs picked some files, is told the rest.
+    overview = inputs.overview if len(chunk.files) < inputs.files else ""
     return Assignment(
         key=key,
         agent=agent,

@@ -13,7 +13,11 @@ from coordinator.diff.model import Chunk, FileStatus
 from coordinator.diff.render import render_chunk
 from coordinator.resources import prompts_dir
 
-MAX_LISTED_FILES = 200  # in a change's overview; past that the list says how many more
+# A change's overview lists at most this many names and bytes of names, then says how
+# many more: it rides in every session's system text, which Claude Code takes on its
+# command line (at most 128 KiB in one argument on Linux).
+MAX_LISTED_FILES = 200
+MAX_LISTED_BYTES = 16_000
 
 
 @cache
@@ -64,18 +68,26 @@ def render_review_instructions(max_findings: int) -> str:
     )
 
 
-def render_change_overview(changed: tuple[str, ...]) -> str:
-    """Every file of a change that is reviewed in parts, for the shared system text.
+def render_change_overview(changed: tuple[str, ...], nonce: str) -> str:
+    """The files of a change, for reviewers that see part of it: shared system text.
 
     A reviewer that sees one file then knows what else moved and can read it. The
-    list is the same for every session of the run, so it stays in the cacheable
-    prefix; it is no part of any result-store key, so a push that adds a file
-    leaves the other files' answers valid.
+    list is the same for every session of the run (``nonce`` is the run's), so it
+    stays in the cacheable prefix; it is no part of any result-store key, so a push
+    that adds a file leaves the other files' answers valid. File names come from the
+    repository: they sit in a data fence like the diff.
     """
-    listed = "\n".join(f"- {shown_path(path)}" for path in changed[:MAX_LISTED_FILES])
-    if len(changed) > MAX_LISTED_FILES:
-        listed += f"\n- ... and {len(changed) - MAX_LISTED_FILES} more"
-    return load_template("change_overview").safe_substitute(files=listed)
+    lines: list[str] = []
+    size = 0
+    for path in changed[:MAX_LISTED_FILES]:
+        line = f"- {shown_path(path)}"
+        size += len(line.encode()) + 1
+        if size > MAX_LISTED_BYTES:
+            break
+        lines.append(line)
+    if len(lines) < len(changed):
+        lines.append(f"- ... and {len(changed) - len(lines)} more")
+    return load_template("change_overview").safe_substitute(files="\n".join(lines), nonce=nonce)
 
 
 def render_review_prompt(

@@ -33,7 +33,7 @@ from coordinator.errors import SessionError
 from coordinator.events import EventSink, SessionFinished, SessionQueued, Usage
 from coordinator.findings import Anchor, RejectedFinding, ReviewFinding
 from coordinator.merge import ANCHOR_FACTOR, FilterMode, LineLocator, MergeResult
-from coordinator.prompts import load_template, new_nonce, render_repair_prompt
+from coordinator.prompts import load_template, new_nonce, render_repair_prompt, shown_path
 from coordinator.review import ReviewerReport, ReviewerStatus
 from coordinator.runtimes.base import Runtime, SessionSpec
 
@@ -246,7 +246,7 @@ def render_batch_prompt(batch: _Batch, text: str, file: DiffFile | None, nonce: 
         for f in batch.findings
     ]  # fmt: skip
     return load_template("verifier").safe_substitute(
-        path=batch.path,
+        path=shown_path(batch.path),
         findings=json.dumps(shown, indent=2, ensure_ascii=False),
         diff=render_file(file) if file is not None else "(not available)",
         code=_numbered(text, batch.findings) if text else "(file not readable)",

@@ -462,17 +462,21 @@ async def test_filters_by_severity_reviewer_path_and_text(tmp_path: Path) -> Non
 async def test_many_sessions_fit_the_width_beside_the_vertical_scrollbar(tmp_path: Path) -> None:
     overview = demo_overview(tmp_path)
     many = tuple(
-        PlannedSession(f"security#{i + 1}", "security", "opencode", "m", i, 60, (f"app/m{i}.py",))
-        for i in range(60)
+        PlannedSession(f"security#{i + 1}", "security", "opencode", "m", i, 20, (f"app/m{i}.py",))
+        for i in range(20)
     )
     run = ScriptedReviewRun(
         dataclasses.replace(overview, sessions=many), demo_review(), files=DEMO_FILES
     )
     app = make_app(run)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(120, 60)) as pilot:
         await settle(pilot, run)
         table = app.query_one(ReviewerTable)
-        assert table.row_count == 61  # the reviewer and its 60 chunks
+        assert table.row_count == 21  # the reviewer and its 20 chunks
+        assert not table.show_vertical_scrollbar
+        # Shorter, same width: the scrollbar appears and takes columns from the table.
+        await pilot.resize_terminal(120, 24)
+        await settle(pilot, run)
         assert table.show_vertical_scrollbar
         # The detail column gave up the scrollbar's width: nothing hangs off the edge.
         assert table.virtual_size.width <= table.scrollable_content_region.width

@@ -13,6 +13,7 @@ from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.verify import mechanical_checks, quote_near
 from tests.council_run import run_council
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
+from tests.test_e2e_opencode import finding as reported
 from tests.test_e2e_runtimes import SQLI_FINDING, env, model, planted, rules  # noqa: F401 - fixtures
 
 NEW = "def f(items):\n    total = 0\n    for i in range(len(items) + 1):\n        total += items[i]\n    return total\n"
@@ -235,22 +236,30 @@ def test_a_refuted_finding_gives_its_place_under_max_findings(
         "reason": "name is an internal constant.",
         "evidence": "def find_user(conn, name):",
     }
+    docstring = reported(
+        "app/db.py", 8, "low", "Public function has no documentation", "maintainability", 0.6
+    )
     model.reset(
         [
             Rule("# Verify findings in app/db.py", Reply.structured({"verdicts": [refutation]})),
             Rule("# Verify findings in app/util.py", Reply.structured({"verdicts": []})),
+            Rule("# Code review: maintainability", Reply.structured({"findings": [docstring]})),
             *rules(),
         ]
     )
     args = ["review", "--format", "json", "--runtime", "openai", "--model", "openai/m"]
-    args += ["--agents", "security,correctness", "--max-findings", "1", "--verify"]
+    args += ["--agents", "security,correctness,maintainability", "--max-findings", "1", "--verify"]
     doc = run_council(args, cwd=planted, env={**env, "COUNCIL_CACHE": "false"}).json()
     # The top finding was refuted; the next one takes its place instead of being cut.
     assert [(f["path"], f["rank"]) for f in doc["findings"]] == [("app/util.py", 1)]
-    reasons = {r["path"]: r["reason"] for r in doc["rejected"]}
-    assert reasons["app/db.py"].startswith("refuted by verifier: name is an internal constant.")
-    assert not any("max-findings" in r["reason"] for r in doc["rejected"])
-    assert len(model.requests_matching("# Verify findings")) == 2  # both within twice the cap
+    reasons = {r["title"]: r["reason"] for r in doc["rejected"]}
+    refuted = next(r for t, r in reasons.items() if t.startswith("SQL injection"))
+    assert refuted.startswith("refuted by verifier: name is an internal constant.")
+    # The verifier saw twice the cap, the best two; the third was cut unverified.
+    assert reasons["Public function has no documentation"].startswith("over --max-findings 1")
+    asked = model.requests_matching("# Verify findings")
+    assert len(asked) == 2
+    assert not any("Public function has no documentation" in r.text for r in asked)
 
 
 def test_a_failing_verifier_keeps_every_finding(
