@@ -21,13 +21,13 @@ from pathlib import Path
 
 import anyio
 
-from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.diff.model import Chunk
 from coordinator.events import Event, Usage
 from coordinator.planning import Assignment
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.session import RunOptions, run_plan
+from tests.fakes.in_process import InProcessRuntime
 
 REVIEWERS, CHUNKS, CONCURRENCY = 8, 16, 8
 

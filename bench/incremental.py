@@ -39,7 +39,6 @@ from pathlib import Path
 
 import anyio
 
-from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.config import ReviewSettings
 from coordinator.diff.chunking import estimate_tokens
@@ -48,6 +47,7 @@ from coordinator.events import EventSink, Usage, discard
 from coordinator.pipeline import PreparedReview, execute_review, prepare_review
 from coordinator.result_store import ResultStore
 from coordinator.runtimes.base import SessionSpec, TurnResult
+from tests.fakes.in_process import InProcessRuntime
 
 PACKAGES = ("app", "app/api", "app/db", "lib", "tests")
 

@@ -31,7 +31,6 @@ from pathlib import Path
 import anyio
 
 from bench.bigdiff import make_diff
-from bench.scripted import InProcessRuntime
 from coordinator.agents import load_roster
 from coordinator.diff.model import Diff
 from coordinator.diff.parse import parse_unified_diff
@@ -49,6 +48,7 @@ from coordinator.planning import Assignment, plan_review
 from coordinator.result_store import ResultStore
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.session import RunOptions, run_plan
+from tests.fakes.in_process import InProcessRuntime
 
 DELTAS = 5  # text deltas per session, as a streaming runtime sends them
 

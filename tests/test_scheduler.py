@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 import pytest
@@ -26,6 +24,7 @@ from coordinator.result_store import ResultStore
 from coordinator.review import ReviewerStatus
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.session import AssignmentOutcome, RunOptions, run_plan
+from tests.fakes.in_process import InProcessRuntime
 
 ANSWER = json.dumps({"findings": []})
 
@@ -46,24 +45,13 @@ class Gate:
 
 
 @dataclass
-class RecordingRuntime:
+class RecordingRuntime(InProcessRuntime):
     """Notes the order in which the runner opens sessions."""
 
     name: str = "scripted"
     max_concurrency: int = 8
     started: list[str] = field(default_factory=list)
     gate: Gate | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def default_model(self) -> str | None:
-        return None
 
     @asynccontextmanager
     async def open_session(self, spec: SessionSpec, emit: EventSink) -> AsyncIterator[_Session]:

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 import pytest
@@ -29,6 +27,7 @@ from coordinator.session import (
     SessionControls,
     run_plan,
 )
+from tests.fakes.in_process import InProcessRuntime
 
 PATCH = "".join(
     f"diff --git a/f{i}.py b/f{i}.py\n--- a/f{i}.py\n+++ b/f{i}.py\n@@ -1 +1,2 @@\n x = {i}\n+y = {i}\n"
@@ -58,7 +57,7 @@ def answer(text: str = ANSWER, cost: float = 0.01) -> TurnResult:
 
 
 @dataclass
-class ScriptedRuntime:
+class ScriptedRuntime(InProcessRuntime):
     """A Runtime whose sessions follow ``behaviour``; it records concurrency and aborts."""
 
     behaviour: Behaviour
@@ -69,14 +68,6 @@ class ScriptedRuntime:
     running: int = 0
     peak: int = 0
     aborted: list[str] = field(default_factory=list)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     def default_model(self) -> str | None:
         return "fake/m"

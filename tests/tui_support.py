@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
@@ -22,6 +21,7 @@ from coordinator.runner import plan_review_for
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.runtimes.registry import RuntimeContext
 from coordinator.tui.live import LiveReviewRun
+from tests.fakes.in_process import InProcessRuntime
 from tests.gitrepo import GitRepo, make_repo
 
 BASE = "def total(items):\n    return sum(items)\n\n\ndef name(user):\n    return user.name\n"
@@ -78,7 +78,7 @@ class Script:
 
 
 @dataclass
-class GatedRuntime:
+class GatedRuntime(InProcessRuntime):
     """A Runtime in-process: emits tool and text events, then answers as scripted.
     Records every session it opened and every one aborted (left before it answered)."""
 
@@ -94,11 +94,6 @@ class GatedRuntime:
         if self.starting is not None:
             await self.starting.wait()
         return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     def default_model(self) -> str | None:
         return "fake/m"

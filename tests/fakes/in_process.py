@@ -1,4 +1,4 @@
-"""What every benchmark's in-process runtime shares: nothing to start or stop, no model."""
+"""What every in-process runtime shares (tests' and benchmarks'): nothing to start or stop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Self
 
 
 class InProcessRuntime:
-    """The Runtime protocol's lifecycle for a runtime that lives in the benchmark itself."""
+    """The Runtime protocol's lifecycle for a runtime that lives in the process itself."""
 
     async def __aenter__(self) -> Self:
         return self
