@@ -91,6 +91,13 @@ def cell(app: CouncilApp, row: str, column: str) -> str:
     return value.plain if isinstance(value, Text) else str(value)
 
 
+def pick(app: CouncilApp, row_key: str) -> ReviewerTable:
+    """Put the reviewer table's cursor on a row, as the arrow keys would."""
+    table = app.query_one(ReviewerTable)
+    table.move_cursor(row=table.get_row_index(row_key))
+    return table
+
+
 def finding_titles(app: CouncilApp) -> list[str]:
     table = app.query_one(FindingsTable)
     return [str(table.get_cell_at(Coordinate(i, 2))) for i in range(table.row_count)]
@@ -178,8 +185,7 @@ async def test_selecting_a_reviewer_shows_its_streamed_text_and_tool_calls(
     app = make_app(run)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, run)
-        table = app.query_one(ReviewerTable)
-        table.move_cursor(row=table.get_row_index("agent:correctness"))
+        pick(app, "agent:correctness")
         await pilot.pause()
         text = "\n".join(app.query_one("#log-text").lines)  # type: ignore[attr-defined]
         assert "▸ read app/api.py" in text
@@ -269,8 +275,7 @@ async def test_cancel_one_and_cancel_all_reach_the_run(tmp_path: Path) -> None:
     app = make_app(run)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, run)
-        table = app.query_one(ReviewerTable)
-        table.move_cursor(row=table.get_row_index("agent:correctness"))
+        pick(app, "agent:correctness")
         await pilot.press("c")
         await settle(pilot, run)
         assert run.cancelled == ["correctness#1"]
@@ -289,13 +294,12 @@ async def test_rerun_a_failed_reviewer(tmp_path: Path) -> None:
     app = make_app(run)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, run)
-        table = app.query_one(ReviewerTable)
-        table.move_cursor(row=table.get_row_index("agent:correctness"))
+        pick(app, "agent:correctness")
         await pilot.press("r")  # still running: nothing to re-run
         await pilot.pause()
         assert run.reruns == []
 
-        table.move_cursor(row=table.get_row_index("agent:tests"))
+        pick(app, "agent:tests")
         await pilot.press("r")
         await pilot.pause()
         assert run.reruns == [["tests#1"]]
@@ -490,8 +494,7 @@ async def test_streaming_into_the_log_repaints_without_re_laying_out_the_screen(
     app = make_app(run)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, run)
-        table = app.query_one(ReviewerTable)
-        table.move_cursor(row=table.get_row_index("agent:correctness"))
+        pick(app, "agent:correctness")
         await pilot.pause()
         layouts: list[object] = []
         refresh_layout = app.screen._refresh_layout
