@@ -52,6 +52,11 @@ class Assignment:
     inputs: PromptInputs = field(default_factory=PromptInputs, compare=False)
 
     @property
+    def session_instructions(self) -> str:
+        """What a session sends after the agent's prompt: instructions, then overview."""
+        return "\n\n".join(text for text in (self.instructions, self.overview) if text)
+
+    @property
     def title(self) -> str:
         part = f" {self.chunk.index + 1}/{self.chunk_count}" if self.chunk_count > 1 else ""
         return f"council {self.agent.name}{part}: {', '.join(self.chunk.paths)[:120]}"

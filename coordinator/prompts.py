@@ -35,10 +35,10 @@ def output_contract(max_findings: int) -> str:
 
 
 def shown_path(path: str) -> str:
-    """A path for a list outside the data fences: control characters escaped.
+    """A path for a one-name-per-line list: control characters escaped.
 
-    Git allows a newline in a file name; printed as is, a name could start a line of
-    its own in the prompt's own text and pass for an instruction.
+    Git allows a newline in a file name; printed as is, one name could pass for two
+    entries, or end a list with a line of its own.
     """
     if path.isprintable():
         return path

@@ -352,7 +352,7 @@ async def _converse(
         model=assignment.model,
         workdir=workdir,
         output_schema=ANSWER_SCHEMA,
-        instructions="\n\n".join(t for t in (assignment.instructions, assignment.overview) if t),
+        instructions=assignment.session_instructions,
     )
     async with runtime.open_session(spec, emit) as session:
         turn = await session.prompt(assignment.prompt)

@@ -7,10 +7,10 @@ are used as they are; otherwise the session runs as OpenCode's ``general`` agent
 with the reviewer prompt appended as system text and the reviewer's permissions
 applied as session rules. Either way council's review instructions (how to read the
 diff, the output contract) go in each request's ``system``: they are the same for
-every session of a reviewer, a prefix the provider can cache. Server behaviour this relies on is in
-shared/opencode/API.md (completion = ``session.idle`` of that id; errors arrive as
-HTTP 200 with ``info.error`` or only as ``session.error`` events; totals come from
-the session, not the last step).
+every session of a reviewer, a prefix the provider can cache. Server behaviour this
+relies on is in shared/opencode/API.md (completion = ``session.idle`` of that id;
+errors arrive as HTTP 200 with ``info.error`` or only as ``session.error`` events;
+totals come from the session, not the last step).
 """
 
 from __future__ import annotations

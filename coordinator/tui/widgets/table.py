@@ -57,7 +57,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
 
     @property
     def rich_style(self) -> Style:
-        return self._frame_style or super().rich_style
+        return self._frame_style if self._frame_style is not None else super().rich_style
 
     def set_cells(self, row_key: str, columns: Sequence[str], values: Sequence[CellType]) -> bool:
         """Update the row's cells that differ from ``values``; False when none did."""
