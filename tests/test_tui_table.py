@@ -1,6 +1,7 @@
 """RowCachedTable draws exactly what a plain DataTable draws, whatever happens to it:
-cell updates, the cursor moving, focus leaving, scrolling, rows added, sorting, a
-new theme."""
+cell updates, the cursor moving, focus leaving, the mouse hovering, scrolling, rows
+added, sorting, a new theme; with cells of plain strings and of styled Text (spans,
+justified, wide characters, empty, too long for the column, tabs, wrapping)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable
 
 import pytest
 from rich.segment import Segment
+from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.widgets import DataTable, Input
 
@@ -17,6 +20,27 @@ from coordinator.tui.widgets.table import RowCachedTable
 pytestmark = pytest.mark.anyio
 COLUMNS = ("name", "state", "count")
 Drawn = list[list[Segment]]
+Cell = str | Text
+Cells = Callable[[str, str, str], tuple[Cell, Cell, Cell]]
+
+
+def plain(name: str, state: str, count: str) -> tuple[Cell, Cell, Cell]:
+    return name, state, count
+
+
+def styled(name: str, state: str, count: str) -> tuple[Cell, Cell, Cell]:
+    """Text cells in every shape the quick path draws, and some it leaves to DataTable."""
+    n = int(count)
+    label = Text.assemble((name[:4], "italic"), (name[4:], "#ff8787"), style="bold")
+    if n % 5 == 1:
+        label = Text(name * 4, overflow="ellipsis")  # too long for its column
+    elif n % 5 == 2:
+        label = Text(f"{name} wraps\tat its column width", no_wrap=False, end="")  # tab
+    shown = Text(f"{state}  ", justify="right", style="on #303030")  # trailing spaces
+    if n % 3 == 0:
+        shown = Text.from_markup(f"[b]{state}[/b] 数据", justify="center")  # wide characters
+    number = Text(count, justify="right") if n % 4 else Text("", style="red")
+    return label, shown, number
 
 
 @pytest.fixture
@@ -34,7 +58,7 @@ class TableApp(App[None]):
         yield Input()
 
 
-def put(table: DataTable[str], row: str, values: tuple[str, ...]) -> None:
+def put(table: DataTable[Cell], row: str, values: tuple[Cell, ...]) -> None:
     if isinstance(table, RowCachedTable):
         table.set_cells(row, COLUMNS, values)
         return
@@ -43,12 +67,21 @@ def put(table: DataTable[str], row: str, values: tuple[str, ...]) -> None:
             table.update_cell(row, column, value)
 
 
-Step = Callable[[DataTable[str], TableApp], None]
+Step = Callable[[DataTable[Cell], TableApp], None]
 
 
-def steps() -> list[Step]:
+def steps(cells: Cells) -> list[Step]:
     def update(rows: range, n: int) -> Step:
-        return lambda t, _app: [put(t, f"r{i}", (f"row {i}", f"s{n}", str(i * n))) for i in rows]
+        return lambda t, _app: [
+            put(t, f"r{i}", cells(f"row {i}", f"s{n}", str(i * n))) for i in rows
+        ]
+
+    def hover(row: int) -> Step:
+        def step(t: DataTable[Cell], _app: TableApp) -> None:
+            t._show_hover_cursor = True  # what a mouse move over the table sets
+            t.hover_coordinate = Coordinate(row, 1)
+
+        return step
 
     def cursor(row: int) -> Step:
         return lambda t, _app: t.move_cursor(row=row, animate=False)
@@ -60,27 +93,30 @@ def steps() -> list[Step]:
         lambda _t, app: app.query_one(Input).focus(),
         update(range(4, 6), 3),
         lambda t, _app: t.focus(),
+        hover(5),
+        update(range(3, 9), 7),
+        hover(6),
         cursor(29),  # scrolls
         update(range(25, 30), 4),
-        lambda t, _app: t.add_row("new", "queued", "0", key="r30"),
+        lambda t, _app: t.add_row(*cells("new", "queued", "0"), key="r30"),
         update(range(27, 31), 5),
-        lambda t, _app: t.sort("count"),
+        lambda t, _app: t.sort("count", key=str),  # Text cells: by their plain text
         update(range(0, 31, 2), 6),
         lambda _t, app: setattr(app, "theme", "textual-light"),
         cursor(0),
     ]
 
 
-async def drawings(table: DataTable[str]) -> list[Drawn]:
+async def drawings(table: DataTable[Cell], cells: Cells) -> list[Drawn]:
     app = TableApp(table)
     seen: list[Drawn] = []
     async with app.run_test(size=(60, 12)) as pilot:
         for column in COLUMNS:
             table.add_column(column, key=column)
         for i in range(30):
-            table.add_row(f"row {i}", "queued", "0", key=f"r{i}")
+            table.add_row(*cells(f"row {i}", "queued", "0"), key=f"r{i}")
         table.focus()
-        for step in steps():
+        for step in steps(cells):
             step(table, app)
             await pilot.pause()
             strips = table.render_lines(Region(0, 0, *table.size))
@@ -88,18 +124,19 @@ async def drawings(table: DataTable[str]) -> list[Drawn]:
     return seen
 
 
-async def test_it_draws_what_datatable_draws() -> None:
-    cached = await drawings(RowCachedTable(cursor_type="row"))
-    plain = await drawings(DataTable(cursor_type="row"))
-    assert len(cached) == len(plain) == len(steps())
-    for step, (mine, theirs) in enumerate(zip(cached, plain, strict=True)):
-        assert mine == theirs, f"differs after step {step}"
+@pytest.mark.parametrize("cells", [plain, styled])
+async def test_it_draws_what_datatable_draws(cells: Cells) -> None:
+    cached = await drawings(RowCachedTable(cursor_type="row"), cells)
+    theirs = await drawings(DataTable(cursor_type="row"), cells)
+    assert len(cached) == len(theirs) == len(steps(cells))
+    for step, (mine, expected) in enumerate(zip(cached, theirs, strict=True)):
+        assert mine == expected, f"differs after step {step}"
 
 
 async def test_it_keeps_no_stale_drawings() -> None:
     """DataTable's own caches hold only what the last update left (they grew to
     thousands of entries under load before)."""
-    table: RowCachedTable[str] = RowCachedTable(cursor_type="row")
+    table: RowCachedTable[Cell] = RowCachedTable(cursor_type="row")
     async with TableApp(table).run_test(size=(60, 12)) as pilot:
         for column in COLUMNS:
             table.add_column(column, key=column)

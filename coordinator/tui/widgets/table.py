@@ -13,18 +13,32 @@ row and its changed cells. Those are trusted only while the counter moves throug
 DataTable emptying its own caches (restyle, cursor or header settings) forgets
 them all. DataTable's own caches are emptied once stale, so they stay small.
 
+Drawing a changed row is cheap too. For the table's common shape (one-line rows;
+no row labels, fixed rows or columns, zebra stripes) a body row is put together
+from facts worked out once a frame (column widths, the space left of the table),
+and a one-line Text cell goes through Rich's own wrap and Text rendering but skips
+the Padding/Styled/render_lines layers around them, which DataTable builds anew
+for every cell: ~0.5 ms a changed row before, the most of a frame under load.
+Anything else (the header, a cell that would wrap or is not Text) takes
+DataTable's path.
+
 This overrides DataTable internals (``_render_cell``, ``_render_line``,
-``_clear_caches``, the counter and the cache attributes), as of Textual 8;
-tests/test_tui_table.py checks that it draws what a plain DataTable draws.
+``_render_line_in_row``, ``_clear_caches``, the counter and the cache attributes),
+as of Textual 8; tests/test_tui_table.py checks that it draws what a plain
+DataTable draws.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual._types import SegmentLines
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -32,6 +46,17 @@ from textual.widgets.data_table import CursorType, RowKey
 
 CellType = TypeVar("CellType")
 _VARIANTS = 4  # drawings kept of one cell or line: with the cursor on it or not, focus, hover
+
+
+class _Frame(NamedTuple):
+    """What cannot change while the lines of one frame are drawn."""
+
+    style: Style  # the widget's rich_style
+    widths: tuple[int, ...]  # each column's width, padding included
+    remaining: int  # the widget's width right of the last column
+    quick: bool  # the table's shape is one the quick path draws
+    console: Console
+    options: ConsoleOptions
 
 
 class RowCachedTable(DataTable[CellType], Generic[CellType]):
@@ -43,21 +68,35 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         self._lines_drawn: dict[RowKey, dict[Hashable, Strip]] = {}
         self._own_count = 0  # DataTable's update counter after our last set_cells
         self._synced_count = 0  # ... when we last checked it
-        self._frame_style: Style | None = None  # rich_style while a frame is drawn
+        self._frame: _Frame | None = None  # while a frame is drawn
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # DataTable asks for rich_style once a line, and each time it walks every
-        # ancestor's styles (~0.1 ms): a third of drawing a line. It cannot change
-        # while the lines of one frame are drawn.
-        self._frame_style = super().rich_style
+        self._frame = self._frame_facts()
         try:
             return super().render_lines(crop)
         finally:
-            self._frame_style = None
+            self._frame = None
+
+    def _frame_facts(self) -> _Frame:
+        # DataTable asks for rich_style once a line, and each time it walks every
+        # ancestor's styles (~0.1 ms); the widths it sums once a cell.
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        table_width = sum(widths[self.fixed_columns :]) + self._row_label_column_width
+        return _Frame(
+            style=super().rich_style,
+            widths=widths,
+            remaining=max(0, self.size.width - table_width),
+            quick=self.cursor_type == "row"
+            and not (self.zebra_stripes or self.fixed_rows or self.fixed_columns)
+            and not (self._labelled_row_exists and self.show_row_labels),
+            console=self.app.console,
+            options=self.app.console_options,
+        )
 
     @property
     def rich_style(self) -> Style:
-        return self._frame_style if self._frame_style is not None else super().rich_style
+        frame = self._frame
+        return frame.style if frame is not None else super().rich_style
 
     def set_cells(self, row_key: str, columns: Sequence[str], values: Sequence[CellType]) -> bool:
         """Update the row's cells that differ from ``values``; False when none did."""
@@ -121,9 +160,114 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         drawn = self._cells_drawn.setdefault((row_index, column_index), {})
         lines = drawn.get(how)
         if lines is None:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            lines = self._quick_cell(row_index, column_index, base_style, width, cursor, hover)
+            if lines is None:
+                lines = super()._render_cell(
+                    row_index, column_index, base_style, width, cursor, hover
+                )
             _keep(drawn, how, lines)
         return lines
+
+    def _quick_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> SegmentLines | None:
+        """What DataTable draws for a one-line Text cell of a body row, or None.
+
+        DataTable renders ``Styled(Padding(cell), pre_style, post_style)`` through
+        ``console.render_lines``. Those layers only pad the text's line and put the
+        styles around each segment, so this does just that, around the same
+        ``Text.wrap`` and ``Text.render`` calls that Text's own rendering makes.
+        """
+        frame = self._frame
+        if frame is None or not frame.quick or row_index < 0 or column_index < 0:
+            return None
+        row_key = self._row_locations.get_key(row_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        if row is None or row.height != 1:
+            return None
+        cell = self._get_row_renderables(row_index).cells[column_index]
+        if not isinstance(cell, Text):
+            return None
+        console, options = frame.console, frame.options
+        pad = self.cell_padding
+        inner = width - 2 * pad
+        overflow = cell.overflow or options.overflow or "fold"
+        if inner < 1 or overflow == "ignore" or cell.end not in ("", "\n"):
+            return None
+        tab_size = console.tab_size if cell.tab_size is None else cell.tab_size
+        lines = cell.wrap(
+            console,
+            inner,
+            justify=cell.justify or options.justify or "default",
+            overflow=overflow,
+            tab_size=tab_size or 8,
+            no_wrap=True if cell.no_wrap is None else cell.no_wrap,  # one-line rows: no_wrap
+        )
+        if len(lines) != 1:
+            return None
+        padding = _PADDING_STYLE
+        text = Segment.adjust_line_length(
+            list(Text("\n").join(lines).render(console)), inner, style=padding, pad=True
+        )
+        padded = [Segment(" " * pad, padding), *text, Segment(" " * pad, padding)] if pad else text
+        component, post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        styled = list(Segment.apply_style(padded, pre, post))
+        return [Segment.adjust_line_length(styled, width, pad=True)]
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        frame = self._frame
+        row_index = self._row_locations.get(row_key)  # None for the header
+        if frame is None or not frame.quick or row_index is None:
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        # DataTable's steps for a row-cursor table without labels, fixed parts or stripes.
+        on_cursor = row_index == cursor_location.row
+        hovered = row_index == hover_location.row
+        cells = [
+            self._render_cell(row_index, column_index, base_style, width, on_cursor, hovered)[
+                line_no
+            ]
+            for column_index, width in enumerate(frame.widths)
+        ]
+        extend, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hovered,
+            on_cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        out = Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        cells.append([Segment(" " * frame.remaining, base_style + extend + out)])
+        return [], cells
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         self._sync_drawn()
@@ -154,6 +298,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
 
 
 _T = TypeVar("_T")
+_PADDING_STYLE = Style.null()  # what Rich's Padding draws its spaces in by default ("none")
 
 
 def _keep(drawn: dict[Hashable, _T], how: Hashable, drawing: _T) -> None:
