@@ -42,7 +42,7 @@ from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CursorType, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, CursorType, RowKey
 
 CellType = TypeVar("CellType")
 _VARIANTS = 4  # drawings kept of one cell or line: with the cursor on it or not, focus, hover
@@ -57,6 +57,8 @@ class _Frame(NamedTuple):
     quick: bool  # the table's shape is one the quick path draws
     console: Console
     options: ConsoleOptions
+    padding: int  # cell_padding
+    cursor: tuple[bool, bool, bool, bool]  # how the cursor shows (reactives: slow to read)
 
 
 class RowCachedTable(DataTable[CellType], Generic[CellType]):
@@ -91,6 +93,13 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             and not (self._labelled_row_exists and self.show_row_labels),
             console=self.app.console,
             options=self.app.console_options,
+            padding=self.cell_padding,
+            cursor=(
+                self.show_cursor,
+                self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            ),
         )
 
     @property
@@ -99,18 +108,31 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         return frame.style if frame is not None else super().rich_style
 
     def set_cells(self, row_key: str, columns: Sequence[str], values: Sequence[CellType]) -> bool:
-        """Update the row's cells that differ from ``values``; False when none did."""
+        """Update the row's cells that differ from ``values``; False when none did.
+
+        Unlike ``update_cell``, which has the whole table drawn again, this marks only
+        the row's own lines for repainting, and only when they are on screen.
+        """
         self._sync_drawn()
+        key = RowKey(row_key)
+        row_index = self._row_locations.get(key)
+        if row_index is None:
+            raise CellDoesNotExist(f"No row with key {row_key!r}.")
+        cells = self._data[key]
         changed = False
         for column, value in zip(columns, values, strict=True):
-            if self.get_cell(row_key, column) != value:
-                self.update_cell(row_key, column, value)
-                at = self.get_cell_coordinate(row_key, column)
-                self._cells_drawn.pop((at.row, at.column), None)
+            column_index = self._column_locations.get(ColumnKey(column))
+            if column_index is None:
+                raise CellDoesNotExist(f"No column with key {column!r}.")
+            if cells[ColumnKey(column)] != value:
+                cells[ColumnKey(column)] = value
+                self._cells_drawn.pop((row_index, column_index), None)
                 changed = True
         if changed:
-            self._lines_drawn.pop(RowKey(row_key), None)
+            self._update_count += 1  # what update_cell does, less its full repaint
             self._own_count = self._update_count
+            self._lines_drawn.pop(key, None)
+            self.refresh_row(row_index)
         return changed
 
     def _sync_drawn(self) -> None:
@@ -148,15 +170,9 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         hover: bool = False,
     ) -> SegmentLines:
         self._sync_drawn()
-        how = (
-            base_style,
-            width,
-            cursor,
-            hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-        )
+        frame = self._frame
+        shows = frame.cursor[:2] if frame else (self.show_cursor, self._show_hover_cursor)
+        how = (base_style, width, cursor, hover, shows, self._pseudo_class_state)
         drawn = self._cells_drawn.setdefault((row_index, column_index), {})
         lines = drawn.get(how)
         if lines is None:
@@ -195,7 +211,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         if not isinstance(cell, Text):
             return None
         console, options = frame.console, frame.options
-        pad = self.cell_padding
+        pad = frame.padding
         inner = width - 2 * pad
         overflow = cell.overflow or options.overflow or "fold"
         if inner < 1 or overflow == "ignore" or cell.end not in ("", "\n"):
@@ -217,15 +233,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         )
         padded = [Segment(" " * pad, padding), *text, Segment(" " * pad, padding)] if pad else text
         component, post = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            False, False, False, hover, cursor, *frame.cursor
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
         styled = list(Segment.apply_style(padded, pre, post))
@@ -254,16 +262,9 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             ]
             for column_index, width in enumerate(frame.widths)
         ]
+        show_cursor, show_hover, _, _ = frame.cursor
         extend, _ = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hovered,
-            on_cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            False,
-            False,
+            False, False, False, hovered, on_cursor, show_cursor, show_hover, False, False
         )
         out = Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         cells.append([Segment(" " * frame.remaining, base_style + extend + out)])
