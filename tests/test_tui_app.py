@@ -12,10 +12,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from rich.color import ColorSystem
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Input, Select, Static
 
 from coordinator.dismissals import load_dismissals
@@ -525,11 +528,17 @@ async def test_full_collections_run_after_a_frame_and_thresholds_come_back(
         await settle(pilot, run)
         # Python's own full collection is pushed back; the app runs it after a repaint.
         assert gc.get_threshold() == (before[0], before[1], 5 * tui_app.FULL_GC_EVERY)
-        collected: list[int] = []
-        monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation))
+        collected: list[tuple[int, int]] = []  # (generation, styles cached then)
+
+        def collect(generation: int = 2) -> None:
+            collected.append((generation, Strip.render_ansi.cache_info().currsize))
+
+        monkeypatch.setattr(gc, "collect", collect)
         monkeypatch.setattr(gc, "get_count", lambda: (0, 0, tui_app.FULL_GC_EVERY))
+        Strip.render_ansi(Style(bold=True, meta={"offset": (0, 1)}), ColorSystem.TRUECOLOR)
         run.feed(UsageUpdated("correctness#1", "correctness", Usage(5, 5, 0.001)))
         await settle(pilot, run)
+        # Full collections, each just after Textual's cache of styles was emptied.
         assert collected
-        assert set(collected) == {2}
+        assert set(collected) == {(2, 0)}
     assert gc.get_threshold() == before

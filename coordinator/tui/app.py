@@ -29,6 +29,7 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.strip import Strip
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from coordinator import dismissals
@@ -60,7 +61,7 @@ from coordinator.tui.widgets.review import (
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 REPAINT_GAP_S = 0.02  # the shortest time between two repaints: ~40 a second under load
-FULL_GC_EVERY = 10  # young collections between two full ones: CPython's own default
+FULL_GC_EVERY = 2  # middle-generation collections between two full ones (CPython: 10)
 CLOCK_TICK_S = 0.25  # running rows show whole seconds; nothing else changes them
 NO_FINDINGS_YET = "No findings yet: they appear here as soon as a reviewer finishes."
 NO_FINDINGS = "No findings."
@@ -142,10 +143,12 @@ class CouncilApp(App[int]):
         # Start-up objects (modules, Textual, the diff) live as long as the app: out of
         # the collector's way at once, not only once settled (see _settle).
         gc.freeze()
-        # A full collection stops the loop for 10-40 ms (Textual's strips are cyclic
-        # garbage). Left to itself it lands in the middle of drawing a frame; _repaint
-        # runs it just after a frame reached the screen instead, as often as Python
-        # would. The automatic one stays as a fallback, five times rarer.
+        # A full collection stops the loop: Textual's strips are cyclic garbage, and
+        # the collection walks every object made since the freeze. Left to itself
+        # it lands in the middle of drawing a frame; _repaint runs it just after a
+        # frame reached the screen instead, five times as often as Python would, so
+        # each is short (~5 ms under load in bench/tui_load.py; 10-30 ms at
+        # Python's pace). The automatic one stays as a fallback, at Python's pace.
         young, middle, _ = self._gc_thresholds
         gc.set_threshold(young, middle, 5 * FULL_GC_EVERY)
         self.sub_title = self.overview.source
@@ -204,6 +207,11 @@ class CouncilApp(App[int]):
 
     def _collect(self) -> None:
         self._collect_due = False
+        # Textual keeps the escape codes of the last 16,384 styles it drew. Each log
+        # line's style is unique (its text-selection offset), so that cache holds few
+        # hits and ~25,000 objects, which made every full collection walk them (two
+        # thirds of ~35,000; 20-30 ms). A style keeps its own codes anyway (_ansi).
+        Strip.render_ansi.cache_clear()
         gc.collect(2)
 
     def _paint(self) -> None:
