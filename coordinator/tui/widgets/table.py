@@ -13,14 +13,14 @@ row and its changed cells. Those are trusted only while the counter moves throug
 DataTable emptying its own caches (restyle, cursor or header settings) forgets
 them all. DataTable's own caches are emptied once stale, so they stay small.
 
-Drawing a changed row is cheap too. For the table's common shape (one-line rows;
-no row labels, fixed rows or columns, zebra stripes) a body row is put together
-from facts worked out once a frame (column widths, the space left of the table),
-and a one-line Text cell goes through Rich's own wrap and Text rendering but skips
-the Padding/Styled/render_lines layers around them, which DataTable builds anew
-for every cell: ~0.5 ms a changed row before, the most of a frame under load.
-Anything else (the header, a cell that would wrap or is not Text) takes
-DataTable's path.
+Drawing a changed row is cheap too. For the table's common shape (a row cursor,
+one-line rows; no row labels, fixed rows or columns, zebra stripes) a row is put
+together from facts worked out once a frame (column widths, the space right of the
+table), and a one-line Text cell goes through Rich's own wrap and Text rendering
+but skips the Padding/Styled/render_lines layers around them, which DataTable
+builds anew for every cell: ~0.5 ms a changed row before, the most of a frame
+under load. Anything else (the header, a cell that would wrap or is not Text)
+takes DataTable's path.
 
 This overrides DataTable internals (``_render_cell``, ``_render_line``,
 ``_render_line_in_row``, ``_clear_caches``, the counter and the cache attributes),
@@ -121,11 +121,12 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         cells = self._data[key]
         changed = False
         for column, value in zip(columns, values, strict=True):
-            column_index = self._column_locations.get(ColumnKey(column))
+            column_key = ColumnKey(column)
+            column_index = self._column_locations.get(column_key)
             if column_index is None:
                 raise CellDoesNotExist(f"No column with key {column!r}.")
-            if cells[ColumnKey(column)] != value:
-                cells[ColumnKey(column)] = value
+            if cells[column_key] != value:
+                cells[column_key] = value
                 self._cells_drawn.pop((row_index, column_index), None)
                 changed = True
         if changed:
