@@ -7,11 +7,12 @@ evicted (10,000 cells, 1,000 rows and lines: ~150,000 objects that each full pas
 of the cyclic GC walks, 100-270 ms with the event loop stopped). With 50 busy
 sessions the live view's table changes at every repaint: that was most of the loop.
 
-``RowCachedTable.set_cells`` updates a row and drops the drawings of just that
-row and its changed cells. Those are trusted only while the counter moves through
-``set_cells`` alone: any other change (rows added, sorted, removed; a resize) or
-DataTable emptying its own caches (restyle, cursor or header settings) forgets
-them all. DataTable's own caches are emptied once stale, so they stay small.
+``RowCachedTable.set_cells`` updates a row without moving that counter, drops
+the drawings of just that row and its changed cells, and marks only the row's
+lines for repainting. Any other change (rows added, sorted, removed; a resize)
+moves the counter, or has DataTable empty its own caches (restyle, cursor or
+header settings), and then every drawing is forgotten. DataTable's own caches
+are emptied at each change, so they stay small.
 
 Drawing a changed row is cheap too. For the table's common shape (a row cursor,
 one-line rows; no row labels, fixed rows or columns, zebra stripes) a row is put
@@ -68,8 +69,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         super().__init__(cursor_type=cursor_type, id=id)
         self._cells_drawn: dict[tuple[int, int], dict[Hashable, SegmentLines]] = {}
         self._lines_drawn: dict[RowKey, dict[Hashable, Strip]] = {}
-        self._own_count = 0  # DataTable's update counter after our last set_cells
-        self._synced_count = 0  # ... when we last checked it
+        self._synced_count = 0  # DataTable's update counter when we last checked it
         self._frame: _Frame | None = None  # while a frame is drawn
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -130,24 +130,28 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
                 self._cells_drawn.pop((row_index, column_index), None)
                 changed = True
         if changed:
-            self._update_count += 1  # what update_cell does, less its full repaint
-            self._own_count = self._update_count
+            # Not update_cell's way: bumping DataTable's counter would make it drop
+            # everything it keyed by it, the row order and line offsets included.
+            # Only this row's drawings are stale; DataTable's are all dropped, as
+            # they hold no more than what took its own path since the last change.
+            self._row_renderable_cache.discard((self._update_count, row_index))
+            self._clear_datatable_drawings()
             self._lines_drawn.pop(key, None)
             self.refresh_row(row_index)
         return changed
 
     def _sync_drawn(self) -> None:
         count = self._update_count
-        if count == self._synced_count:
-            return
-        if count != self._own_count:  # changed other than through set_cells
+        if count != self._synced_count:  # changed other than through set_cells
             self._forget_drawn()
-        # Keyed by an older count: nothing in these will be used again.
+            self._clear_datatable_drawings()
+            self._row_renderable_cache.clear()
+            self._synced_count = count
+
+    def _clear_datatable_drawings(self) -> None:
         self._cell_render_cache.clear()
         self._row_render_cache.clear()
-        self._row_renderable_cache.clear()
         self._line_cache.clear()
-        self._own_count = self._synced_count = count
 
     def _forget_drawn(self) -> None:
         self._cells_drawn.clear()
