@@ -13,7 +13,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
 from textual.geometry import Region
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, TabbedContent, TabPane
+from textual.widgets.data_table import CellDoesNotExist
 
 from coordinator.tui.widgets.table import RowCachedTable
 
@@ -63,8 +64,7 @@ def put(table: DataTable[Cell], row: str, values: tuple[Cell, ...]) -> None:
         table.set_cells(row, COLUMNS, values)
         return
     for column, value in zip(COLUMNS, values, strict=True):
-        if table.get_cell(row, column) != value:
-            table.update_cell(row, column, value)
+        table.update_cell(row, column, value)
 
 
 Step = Callable[[DataTable[Cell], TableApp], None]
@@ -86,6 +86,11 @@ def steps(cells: Cells) -> list[Step]:
     def cursor(row: int) -> Step:
         return lambda t, _app: t.move_cursor(row=row, animate=False)
 
+    def tinted(color: str) -> Step:  # the same text, another look
+        return lambda t, _app: put(
+            t, "r1", (Text("row 1", style=color), Text("s", justify="right"), Text("1"))
+        )
+
     return [
         update(range(0, 30, 3), 1),
         cursor(4),
@@ -104,13 +109,18 @@ def steps(cells: Cells) -> list[Step]:
         update(range(0, 31, 2), 6),
         lambda _t, app: setattr(app, "theme", "textual-light"),
         cursor(0),
+        tinted("red"),
+        tinted("green"),
+        cursor(20),
+        update(range(0, 3), 9),  # fixed rows stay put while the rest scrolls
     ]
 
 
-async def drawings(table: DataTable[Cell], cells: Cells) -> list[Drawn]:
+async def drawings(table: DataTable[Cell], cells: Cells, fixed_rows: int = 0) -> list[Drawn]:
     app = TableApp(table)
     seen: list[Drawn] = []
     async with app.run_test(size=(60, 12)) as pilot:
+        table.fixed_rows = fixed_rows
         for column in COLUMNS:
             table.add_column(column, key=column)
         for i in range(30):
@@ -124,13 +134,85 @@ async def drawings(table: DataTable[Cell], cells: Cells) -> list[Drawn]:
     return seen
 
 
+@pytest.mark.parametrize("fixed_rows", [0, 1])
 @pytest.mark.parametrize("cells", [plain, styled])
-async def test_it_draws_what_datatable_draws(cells: Cells) -> None:
-    cached = await drawings(RowCachedTable(cursor_type="row"), cells)
-    theirs = await drawings(DataTable(cursor_type="row"), cells)
+async def test_it_draws_what_datatable_draws(cells: Cells, fixed_rows: int) -> None:
+    cached = await drawings(RowCachedTable(cursor_type="row"), cells, fixed_rows)
+    theirs = await drawings(DataTable(cursor_type="row"), cells, fixed_rows)
     assert len(cached) == len(theirs) == len(steps(cells))
     for step, (mine, expected) in enumerate(zip(cached, theirs, strict=True)):
         assert mine == expected, f"differs after step {step}"
+
+
+class TabsApp(App[None]):
+    """The table in one tab, away from focus, and another tab to switch to."""
+
+    def __init__(self, table: DataTable[Cell]) -> None:
+        super().__init__()
+        self.table = table
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="one"):
+            with TabPane("one", id="one"):
+                yield self.table
+            with TabPane("two", id="two"):
+                yield Input()
+
+
+async def drawn_after_a_hidden_change(table: DataTable[Cell]) -> list[str]:
+    app = TabsApp(table)
+    async with app.run_test(size=(60, 12)) as pilot:
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        for i in range(5):
+            table.add_row(f"row {i}", "queued", "0", key=f"r{i}")
+        await pilot.pause()
+        app.query_one(TabbedContent).active = "two"
+        await pilot.pause()
+        for i in range(5):
+            put(table, f"r{i}", (f"row {i}", "done", str(i)))
+        await pilot.pause()
+        app.query_one(TabbedContent).active = "one"
+        await pilot.pause()
+        return [strip.text for strip in table.render_lines(Region(0, 0, *table.size))]
+
+
+async def test_rows_changed_in_a_hidden_tab_show_when_it_comes_back() -> None:
+    mine = await drawn_after_a_hidden_change(RowCachedTable(cursor_type="row"))
+    assert mine == await drawn_after_a_hidden_change(DataTable(cursor_type="row"))
+    assert "done" in "".join(mine)
+
+
+async def test_it_draws_body_cells_without_datatable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own path, not DataTable's, draws every body cell of plain text."""
+    rows_drawn_by_datatable: list[int] = []
+    render_cell = DataTable._render_cell
+
+    def spy(self: DataTable[Cell], row_index: int, *args: object, **kwargs: object) -> object:
+        rows_drawn_by_datatable.append(row_index)
+        return render_cell(self, row_index, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DataTable, "_render_cell", spy)
+    await drawings(RowCachedTable(cursor_type="row"), plain)
+    assert set(rows_drawn_by_datatable) == {-1}  # the header only
+
+
+async def test_a_bad_key_changes_nothing() -> None:
+    table: RowCachedTable[Cell] = RowCachedTable(cursor_type="row")
+    async with TableApp(table).run_test(size=(60, 12)):
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        table.add_row("row 0", "queued", "0", key="r0")
+        with pytest.raises(CellDoesNotExist):
+            table.set_cells("r0", ("name", "nope"), ("changed", "x"))
+        with pytest.raises(ValueError, match="2 columns but 1 values"):
+            table.set_cells("r0", ("name", "state"), ("changed",))
+        with pytest.raises(CellDoesNotExist):
+            table.set_cells("r9", ("name",), ("changed",))
+        assert table.get_row("r0") == ["row 0", "queued", "0"]
+        assert table.set_cells("r0", ("name",), (Text("row 0"),))  # a str became Text
+        assert not table.set_cells("r0", ("name",), (Text("row 0"),))
+        assert table.set_cells("r0", ("name",), (Text("row 0", style="red"),))
 
 
 async def test_it_keeps_no_stale_drawings() -> None:

@@ -61,7 +61,7 @@ from coordinator.tui.widgets.review import (
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 REPAINT_GAP_S = 0.02  # the shortest time between two repaints: ~40 a second under load
-FULL_GC_EVERY = 2  # middle-generation collections between two full ones (CPython: 10)
+FULL_GC_EVERY = 2  # middle-generation collections between two full ones (CPython's: 10)
 CLOCK_TICK_S = 0.25  # running rows show whole seconds; nothing else changes them
 NO_FINDINGS_YET = "No findings yet: they appear here as soon as a reviewer finishes."
 NO_FINDINGS = "No findings."
@@ -105,7 +105,6 @@ class CouncilApp(App[int]):
         self._repaint_due = False
         self._painted_at = -refresh_s  # time.monotonic() of the last repaint
         self._unmounted = False
-        self._gc_thresholds = gc.get_threshold()  # put back on unmount
         self._collect_due = False
         self._today = today
         self._env = os.environ if env is None else env
@@ -146,11 +145,9 @@ class CouncilApp(App[int]):
         # A full collection stops the loop: Textual's strips are cyclic garbage, and
         # the collection walks every object made since the freeze. Left to itself
         # it lands in the middle of drawing a frame; _repaint runs it just after a
-        # frame reached the screen instead, five times as often as Python would, so
-        # each is short (~5 ms under load in bench/tui_load.py; 10-30 ms at
-        # Python's pace). The automatic one stays as a fallback, at Python's pace.
-        young, middle, _ = self._gc_thresholds
-        gc.set_threshold(young, middle, 5 * FULL_GC_EVERY)
+        # frame reached the screen instead, and every 2nd middle-generation
+        # collection rather than Python's every 10th, so each is short: 2-9 ms
+        # under load in bench/tui_load.py, against 15-34 ms at Python's pace.
         self.sub_title = self.overview.source
         self.on_resize()
         self.query_one(ReviewerTable).focus()
@@ -163,7 +160,6 @@ class CouncilApp(App[int]):
     def on_unmount(self) -> None:
         self._unmounted = True
         gc.unfreeze()
-        gc.set_threshold(*self._gc_thresholds)
 
     # -- updates from the run ------------------------------------------------------------
 
@@ -209,8 +205,8 @@ class CouncilApp(App[int]):
         self._collect_due = False
         # Textual keeps the escape codes of the last 16,384 styles it drew. Each log
         # line's style is unique (its text-selection offset), so that cache holds few
-        # hits and ~25,000 objects, which made every full collection walk them (two
-        # thirds of ~35,000; 20-30 ms). A style keeps its own codes anyway (_ansi).
+        # hits and ~25,000 objects, which every full collection walked: two thirds
+        # of what it walked. A style keeps its own codes anyway (Style._ansi).
         Strip.render_ansi.cache_clear()
         gc.collect(2)
 
@@ -259,8 +255,8 @@ class CouncilApp(App[int]):
         ~100,000 objects, ~110 ms with the loop stopped (bench/tui_load.py, on a busy
         two-core machine), every 0.7 s under load, as Textual's strips make cyclic
         garbage every frame. Frozen, a full collection walks only what the run made
-        since: 10-30 ms. ``on_unmount`` thaws it, so frozen garbage cannot pile up
-        over many apps in one process (the tests).
+        since (see on_mount and _collect). ``on_unmount`` thaws it, so frozen garbage
+        cannot pile up over many apps in one process (the tests).
         """
         paths = [file.path for file in self.overview.diff.files]
         await anyio.to_thread.run_sync(lambda: [lexer_for(path) for path in paths])

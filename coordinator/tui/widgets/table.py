@@ -59,7 +59,7 @@ class _Frame(NamedTuple):
     console: Console
     options: ConsoleOptions
     padding: int  # cell_padding
-    cursor: tuple[bool, bool, bool, bool]  # how the cursor shows (reactives: slow to read)
+    cursor: tuple[bool, bool, bool, bool]  # how the cursor shows: _cursor_facts()
 
 
 class RowCachedTable(DataTable[CellType], Generic[CellType]):
@@ -94,12 +94,15 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             console=self.app.console,
             options=self.app.console_options,
             padding=self.cell_padding,
-            cursor=(
-                self.show_cursor,
-                self._show_hover_cursor,
-                self.cursor_foreground_priority == "css",
-                self.cursor_background_priority == "css",
-            ),
+            cursor=self._cursor_facts(),
+        )
+
+    def _cursor_facts(self) -> tuple[bool, bool, bool, bool]:
+        return (
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
         )
 
     @property
@@ -111,21 +114,25 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         """Update the row's cells that differ from ``values``; False when none did.
 
         Unlike ``update_cell``, which has the whole table drawn again, this marks only
-        the row's own lines for repainting, and only when they are on screen.
+        the row's own lines for repainting while the table is on screen.
         """
         self._sync_drawn()
         key = RowKey(row_key)
         row_index = self._row_locations.get(key)
         if row_index is None:
             raise CellDoesNotExist(f"No row with key {row_key!r}.")
-        cells = self._data[key]
-        changed = False
-        for column, value in zip(columns, values, strict=True):
-            column_key = ColumnKey(column)
-            column_index = self._column_locations.get(column_key)
+        if len(columns) != len(values):
+            raise ValueError(f"{len(columns)} columns but {len(values)} values.")
+        at: list[tuple[ColumnKey, int]] = []  # all checked before anything is written
+        for column in columns:
+            column_index = self._column_locations.get(ColumnKey(column))
             if column_index is None:
                 raise CellDoesNotExist(f"No column with key {column!r}.")
-            if cells[column_key] != value:
+            at.append((ColumnKey(column), column_index))
+        cells = self._data[key]
+        changed = False
+        for (column_key, column_index), value in zip(at, values, strict=True):
+            if _looks(cells[column_key]) != _looks(value):
                 cells[column_key] = value
                 self._cells_drawn.pop((row_index, column_index), None)
                 changed = True
@@ -137,8 +144,16 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             self._row_renderable_cache.discard((self._update_count, row_index))
             self._clear_datatable_drawings()
             self._lines_drawn.pop(key, None)
-            self.refresh_row(row_index)
+            self._repaint_row(row_index)
         return changed
+
+    def _repaint_row(self, row_index: int) -> None:
+        if not self.window_region or row_index < self.fixed_rows:
+            # Hidden (an inactive tab), Textual would show its old lines when the
+            # table comes back; refresh_row shifts fixed rows by the scroll.
+            self.refresh()
+        else:
+            self.refresh_row(row_index)
 
     def _sync_drawn(self) -> None:
         count = self._update_count
@@ -176,7 +191,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
     ) -> SegmentLines:
         self._sync_drawn()
         frame = self._frame
-        shows = frame.cursor[:2] if frame else (self.show_cursor, self._show_hover_cursor)
+        shows = frame.cursor if frame else self._cursor_facts()
         how = (base_style, width, cursor, hover, shows, self._pseudo_class_state)
         drawn = self._cells_drawn.setdefault((row_index, column_index), {})
         lines = drawn.get(how)
@@ -213,7 +228,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
         if row is None or row.height != 1:
             return None
         cell = self._get_row_renderables(row_index).cells[column_index]
-        if not isinstance(cell, Text):
+        if type(cell) is not Text:  # a subclass may draw itself another way
             return None
         console, options = frame.console, frame.options
         pad = frame.padding
@@ -281,12 +296,14 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             row_key, line_in_row = self._get_offsets(y)
         except LookupError:  # below the last row
             return super()._render_line(y, x1, x2, base_style)
+        frame = self._frame
         how = (
             y,
             line_in_row,
             x1,
             x2,
             self.size.width,
+            frame.widths if frame else None,  # a column's width set in place
             base_style,
             self.cursor_coordinate,
             self.hover_coordinate,
@@ -301,6 +318,14 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             strip = super()._render_line(y, x1, x2, base_style)
             _keep(drawn, how, strip)
         return strip
+
+
+def _looks(cell: object) -> object:
+    """What a cell looks like: Text's own ``==`` compares only its text and spans."""
+    if type(cell) is not Text:
+        return cell
+    t = cell
+    return (t.plain, t.spans, t.style, t.justify, t.overflow, t.no_wrap, t.end, t.tab_size)
 
 
 _T = TypeVar("_T")
