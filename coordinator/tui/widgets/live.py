@@ -13,15 +13,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import Reactive
-from textual.widgets import DataTable, Label, Log, ProgressBar
+from textual.widgets import DataTable, Label, ProgressBar
 from textual.widgets.data_table import ColumnKey
 
 from coordinator.events import Usage
 from coordinator.tui import render
 from coordinator.tui.state import ReviewerRow, RowState, RunState, SessionRow
+from coordinator.tui.widgets.stream_log import StreamLog
 from coordinator.tui.widgets.table import RowCachedTable
 
 AGENT_ROW = "agent:"
@@ -246,22 +245,6 @@ def _cells(row: _RowFacts) -> list[Text | str]:
     ]
 
 
-class StreamLog(Log):
-    """A Log whose growth repaints the log alone, not the whole screen.
-
-    ``Log.write`` sets ``virtual_size``, which Textual declares a layout reactive: each
-    write re-flowed and re-rendered every widget on the screen (~13 ms, tens of times
-    a second under load; the largest cost of a frame in bench/tui_load.py). The log's
-    own size comes from its container, so a longer text changes only its scrollbars,
-    which ``_scroll_update`` sets in place. A scrollbar appearing still re-lays out.
-    """
-
-    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
-
-    def watch_virtual_size(self, size: Size) -> None:
-        self._scroll_update(size)
-
-
 class SessionLog(Vertical):
     """The picked sessions' streamed text and tool calls, appended as they arrive."""
 
@@ -274,14 +257,14 @@ class SessionLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(id="log-title")
-        yield StreamLog(id="log-text", max_lines=20_000, auto_scroll=True)
+        yield StreamLog(id="log-text", max_lines=20_000)
 
     def follow(self, sessions: list[SessionRow], title: Text) -> None:
         """Show these sessions from the start of what is kept."""
         self._keys = tuple(s.key for s in sessions)
         self._written = {}
         self._last_key = None
-        self.query_one("#log-text", Log).clear()
+        self.query_one("#log-text", StreamLog).clear()
         self.retitle(title)
         self.append_new(sessions)
 
@@ -295,7 +278,7 @@ class SessionLog(Vertical):
         return self._keys
 
     def append_new(self, sessions: list[SessionRow]) -> None:
-        new: list[str] = []  # written at once: each write re-lays out and scrolls the log
+        new: list[str] = []  # written at once: each write re-wraps a line and scrolls
         several = len(self._keys) > 1
         for session in sessions:
             transcript = session.transcript
@@ -312,7 +295,7 @@ class SessionLog(Vertical):
             self._written[session.key] = transcript.end
             self._last_key = session.key
         if new:
-            self.query_one("#log-text", Log).write("".join(new))
+            self.query_one("#log-text", StreamLog).write("".join(new))
 
 
 class LivePane(Vertical):
