@@ -16,21 +16,24 @@ The HTTP error helpers at the bottom are shared with the OpenAI runtime.
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from coordinator.errors import RetryableSessionError, RuntimeUnavailable, SessionError
+from coordinator.errors import RetryableSessionError, SessionError
 from coordinator.events import EventSink, SessionStarted, TextDelta, Usage, UsageUpdated
 from coordinator.runtimes.base import SessionSpec, TurnResult
-from coordinator.runtimes.http_api import DEFAULT_TIMEOUT, iter_sse_json, status_error
+from coordinator.runtimes.http_api import (
+    DEFAULT_TIMEOUT,
+    HttpApiRuntime,
+    iter_sse_json,
+    status_error,
+)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -83,8 +86,14 @@ def estimate_cost(model: str, tokens: TokenCounts) -> float:
     return (billed_input * per_input + tokens.output * per_output) / 1_000_000
 
 
-class AnthropicRuntime:
+class AnthropicRuntime(HttpApiRuntime):
     name = "anthropic"
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    KEY_ENV, URL_ENV, MODEL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"
+    NO_KEY = (
+        "the anthropic runtime needs ANTHROPIC_API_KEY "
+        "(or ANTHROPIC_BASE_URL for a gateway that needs no key)"
+    )
 
     def __init__(
         self,
@@ -94,59 +103,21 @@ class AnthropicRuntime:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        env = os.environ if env is None else env
-        self._api_key = env.get("ANTHROPIC_API_KEY") or None
-        self._base_url = (env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self._default_model = env.get("ANTHROPIC_MODEL") or None
+        super().__init__(env, timeout, transport)
         self._max_tokens = max_tokens
-        self._timeout = timeout
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
 
-    async def __aenter__(self) -> Self:
-        if self._api_key is None and self._base_url == DEFAULT_BASE_URL:
-            raise RuntimeUnavailable(
-                "the anthropic runtime needs ANTHROPIC_API_KEY "
-                "(or ANTHROPIC_BASE_URL for a gateway that needs no key)"
-            )
+    def _headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
-        if self._api_key:
-            headers["x-api-key"] = self._api_key
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers=headers,
-            timeout=self._timeout,
-            transport=self._transport,
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    def default_model(self) -> str | None:
-        return self._default_model
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
 
     @asynccontextmanager
     async def open_session(
         self, spec: SessionSpec, emit: EventSink
     ) -> AsyncIterator[AnthropicSession]:
-        if self._client is None:
-            raise RuntimeError("AnthropicRuntime used outside 'async with'")
-        model = spec.model or spec.agent.model
-        model = model.removeprefix("anthropic/") if model else self._default_model
-        if not model:
-            raise SessionError(
-                "no model for the anthropic runtime: pass --model anthropic/MODEL, "
-                "set 'model' in the agent, or set ANTHROPIC_MODEL"
-            )
-        session = AnthropicSession(self._client, spec, emit, model, self._max_tokens)
+        client, model = self._client_and_model(spec)
+        session = AnthropicSession(client, spec, emit, model, self._max_tokens)
         emit(SessionStarted(spec.key, spec.agent.name, session.session_id))
         yield session  # nothing to abort remotely: cancelling the task closes the stream
 

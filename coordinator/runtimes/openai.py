@@ -18,21 +18,20 @@ rest (``anthropic/claude-sonnet-4.5``) is the model id itself, so
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from coordinator.errors import RetryableSessionError, RuntimeUnavailable, SessionError
+from coordinator.errors import RetryableSessionError, SessionError
 from coordinator.events import EventSink, SessionStarted, TextDelta, Usage, UsageUpdated
 from coordinator.runtimes.base import SessionSpec, TurnResult
 from coordinator.runtimes.http_api import (
     DEFAULT_TIMEOUT,
+    HttpApiRuntime,
     is_retryable_status,
     iter_sse_json,
     status_error,
@@ -45,8 +44,14 @@ class _ResponseFormatRejected(Exception):
     """The server refused ``response_format``; the request is sent again without it."""
 
 
-class OpenAIRuntime:
+class OpenAIRuntime(HttpApiRuntime):
     name = "openai"
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    KEY_ENV, URL_ENV, MODEL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"
+    NO_KEY = (
+        "the openai runtime needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
+        "OpenAI-compatible server (Ollama, vLLM, LM Studio)"
+    )
 
     def __init__(
         self,
@@ -55,58 +60,19 @@ class OpenAIRuntime:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        env = os.environ if env is None else env
-        self._api_key = env.get("OPENAI_API_KEY") or None
-        self._base_url = (env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self._default_model = env.get("OPENAI_MODEL") or None
-        self._timeout = timeout
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        super().__init__(env, timeout, transport)
         # Learned once per runtime: does this server accept response_format json_schema?
         self.response_format_supported = True
 
-    async def __aenter__(self) -> Self:
-        if self._api_key is None and self._base_url == DEFAULT_BASE_URL:
-            raise RuntimeUnavailable(
-                "the openai runtime needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
-                "OpenAI-compatible server (Ollama, vLLM, LM Studio)"
-            )
-        headers = {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers=headers,
-            timeout=self._timeout,
-            transport=self._transport,
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    def default_model(self) -> str | None:
-        return self._default_model
+    def _headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     @asynccontextmanager
     async def open_session(
         self, spec: SessionSpec, emit: EventSink
     ) -> AsyncIterator[OpenAISession]:
-        if self._client is None:
-            raise RuntimeError("OpenAIRuntime used outside 'async with'")
-        model = spec.model or spec.agent.model
-        model = model.removeprefix("openai/") if model else self._default_model
-        if not model:
-            raise SessionError(
-                "no model for the openai runtime: pass --model openai/MODEL, "
-                "set 'model' in the agent, or set OPENAI_MODEL"
-            )
-        session = OpenAISession(self, self._client, spec, emit, model)
+        client, model = self._client_and_model(spec)
+        session = OpenAISession(self, client, spec, emit, model)
         emit(SessionStarted(spec.key, spec.agent.name, session.session_id))
         yield session  # nothing to abort remotely: cancelling the task closes the stream
 
