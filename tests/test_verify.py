@@ -11,7 +11,7 @@ from coordinator.diff import LineMap, parse_unified_diff
 from coordinator.findings import Finding, ReportedFinding
 from coordinator.merge import FilterMode, MergeOptions, merge_findings
 from coordinator.verify import mechanical_checks, quote_near
-from tests.council_run import run_council
+from tests.council_run import CouncilResult, run_council
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
 from tests.test_e2e_opencode import finding as reported
 from tests.test_e2e_runtimes import SQLI_FINDING, env, model, planted, rules  # noqa: F401 - fixtures
@@ -105,22 +105,29 @@ def test_out_of_hunk_findings_that_name_no_changed_line_rank_down() -> None:
 # ------------------------------------------------------------------------- the verifier agent
 
 
-def _ids(planted: Path, env: dict[str, str]) -> dict[str, str]:
-    first = run_council(
+def review_json(planted: Path, env: dict[str, str], *args: str) -> CouncilResult:
+    """``council review --format json`` on the openai runtime, with ``args`` added."""
+    base = ["review", "--format", "json", "--runtime", "openai", "--model", "openai/m"]
+    return run_council([*base, *args], cwd=planted, env=env)
+
+
+def answer_verdicts(
+    model: ScriptedModelServer, verdicts: dict[str, list[dict[str, object]]]
+) -> None:
+    """The verifier's answer for each file; the reviewers answer as ``rules()`` says."""
+    model.reset(
         [
-            "review",
-            "--format",
-            "json",
-            "--runtime",
-            "openai",
-            "--model",
-            "openai/m",
-            "--agents",
-            "security,correctness",
-        ],
-        cwd=planted,
-        env=env,
+            *(
+                Rule(f"# Verify findings in {path}", Reply.structured({"verdicts": answer}))
+                for path, answer in verdicts.items()
+            ),
+            *rules(),
+        ]
     )
+
+
+def _ids(planted: Path, env: dict[str, str]) -> dict[str, str]:
+    first = review_json(planted, env, "--agents", "security,correctness")
     return {f["path"]: f["id"] for f in first.json()["findings"]}
 
 
@@ -148,35 +155,8 @@ def test_verifier_confirms_refutes_with_evidence_and_ignores_bare_refutations(
             }
         ],
     }
-    model.reset(
-        [
-            Rule(
-                "# Verify findings in app/db.py",
-                Reply.structured({"verdicts": verdicts["app/db.py"]}),
-            ),
-            Rule(
-                "# Verify findings in app/util.py",
-                Reply.structured({"verdicts": verdicts["app/util.py"]}),
-            ),
-            *rules(),
-        ]
-    )
-    result = run_council(
-        [
-            "review",
-            "--format",
-            "json",
-            "--verify",
-            "--runtime",
-            "openai",
-            "--model",
-            "openai/m",
-            "--agents",
-            "security,correctness",
-        ],
-        cwd=planted,
-        env=env,
-    )
+    answer_verdicts(model, verdicts)
+    result = review_json(planted, env, "--verify", "--agents", "security,correctness")
     doc = result.json()
     by_path = {f["path"]: f for f in doc["findings"]}
     assert by_path["app/db.py"]["verdict"] == "confirmed"
@@ -189,35 +169,8 @@ def test_verifier_confirms_refutes_with_evidence_and_ignores_bare_refutations(
     # change and settings are the same, so the stored review must be bypassed.
     env = {**env, "COUNCIL_CACHE": "false"}
     verdicts["app/util.py"][0]["evidence"] = "def first_item(items):"
-    model.reset(
-        [
-            Rule(
-                "# Verify findings in app/db.py",
-                Reply.structured({"verdicts": verdicts["app/db.py"]}),
-            ),
-            Rule(
-                "# Verify findings in app/util.py",
-                Reply.structured({"verdicts": verdicts["app/util.py"]}),
-            ),
-            *rules(),
-        ]
-    )
-    result = run_council(
-        [
-            "review",
-            "--format",
-            "json",
-            "--verify",
-            "--runtime",
-            "openai",
-            "--model",
-            "openai/m",
-            "--agents",
-            "security,correctness",
-        ],
-        cwd=planted,
-        env=env,
-    )
+    answer_verdicts(model, verdicts)
+    result = review_json(planted, env, "--verify", "--agents", "security,correctness")
     doc = result.json()
     assert [f["path"] for f in doc["findings"]] == ["app/db.py"]
     refuted = [r for r in doc["rejected"] if r["path"] == "app/util.py"]
@@ -247,9 +200,11 @@ def test_a_refuted_finding_gives_its_place_under_max_findings(
             *rules(),
         ]
     )
-    args = ["review", "--format", "json", "--runtime", "openai", "--model", "openai/m"]
-    args += ["--agents", "security,correctness,maintainability", "--max-findings", "1", "--verify"]
-    doc = run_council(args, cwd=planted, env={**env, "COUNCIL_CACHE": "false"}).json()
+    agents = "security,correctness,maintainability"
+    no_cache = {**env, "COUNCIL_CACHE": "false"}
+    doc = review_json(
+        planted, no_cache, "--agents", agents, "--max-findings", "1", "--verify"
+    ).json()
     # The top finding was refuted; the next one takes its place instead of being cut.
     assert [(f["path"], f["rank"]) for f in doc["findings"]] == [("app/util.py", 1)]
     reasons = {r["title"]: r["reason"] for r in doc["rejected"]}
@@ -266,22 +221,7 @@ def test_a_failing_verifier_keeps_every_finding(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
     model.reset([Rule("# Verify findings", Reply.error(401)), *rules()])
-    result = run_council(
-        [
-            "review",
-            "--format",
-            "json",
-            "--verify",
-            "--runtime",
-            "openai",
-            "--model",
-            "openai/m",
-            "--agents",
-            "security,correctness",
-        ],
-        cwd=planted,
-        env=env,
-    )
+    result = review_json(planted, env, "--verify", "--agents", "security,correctness")
     doc = result.json()
     assert sorted(f["path"] for f in doc["findings"]) == ["app/db.py", "app/util.py"]
     assert all(f["verdict"] is None for f in doc["findings"])
@@ -295,22 +235,7 @@ def test_verifier_prompt_fences_findings_and_code_as_data(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
     model.reset([Rule("# Verify findings", Reply.structured({"verdicts": []})), *rules()])
-    run_council(
-        [
-            "review",
-            "--format",
-            "json",
-            "--verify",
-            "--runtime",
-            "openai",
-            "--model",
-            "openai/m",
-            "--agents",
-            "security",
-        ],
-        cwd=planted,
-        env=env,
-    )
+    review_json(planted, env, "--verify", "--agents", "security")
     (request,) = model.requests_matching("# Verify findings in app/db.py")
     text = request.text
     assert "<<<FINDINGS " in text
