@@ -124,6 +124,9 @@ def summary(result: CouncilResult) -> list[tuple[str, str, int, str, tuple[str, 
     ]
 
 
+ON_OPENAI = ("--runtime", "openai", "--model", "openai/m", "--agents", "security,correctness")
+
+
 def review(planted: Path, env: dict[str, str], *args: str, timeout: float = 120) -> CouncilResult:
     return run_council(["review", "--format", "json", *args], cwd=planted, env=env, timeout=timeout)
 
@@ -270,16 +273,7 @@ def test_500_on_every_call_fails_that_reviewer_only(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
     model.reset([Rule("# Code review: security", Reply.error(500)), *rules()[1:]])
-    result = review(
-        planted,
-        env,
-        "--runtime",
-        "openai",
-        "--model",
-        "openai/m",
-        "--agents",
-        "security,correctness",
-    )
+    result = review(planted, env, *ON_OPENAI)
     who = reviewers_of(result)
     assert who["security"]["status"] == "failed"
     assert "500" in str(who["security"]["error"])
@@ -366,16 +360,7 @@ def test_model_server_dropping_the_stream_mid_answer(
             *rules()[1:],
         ]
     )
-    result = review(
-        planted,
-        env,
-        "--runtime",
-        "openai",
-        "--model",
-        "openai/m",
-        "--agents",
-        "security,correctness",
-    )
+    result = review(planted, env, *ON_OPENAI)
     who = reviewers_of(result)
     assert who["security"]["status"] == "ok", who["security"]
     assert who["security"]["retries"] == 1
@@ -412,16 +397,7 @@ def test_output_that_is_never_json_is_repaired_once_then_failed(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
     model.reset([Rule("# Code review: security", Reply.text("Looks fine to me!")), *rules()[1:]])
-    result = review(
-        planted,
-        env,
-        "--runtime",
-        "openai",
-        "--model",
-        "openai/m",
-        "--agents",
-        "security,correctness",
-    )
+    result = review(planted, env, *ON_OPENAI)
     who = reviewers_of(result)
     assert who["security"]["status"] == "failed"
     assert "invalid output after one repair turn" in str(who["security"]["error"])
@@ -437,16 +413,7 @@ def test_finding_on_a_line_that_does_not_exist_is_rejected(
     model.reset(
         [Rule("# Code review: security", Reply.structured({"findings": [ghost]})), *rules()[1:]]
     )
-    result = review(
-        planted,
-        env,
-        "--runtime",
-        "openai",
-        "--model",
-        "openai/m",
-        "--agents",
-        "security,correctness",
-    )
+    result = review(planted, env, *ON_OPENAI)
     doc = result.json()
     assert "Ghost finding" not in titles(result)
     assert [r["reason"] for r in doc["rejected"] if r["title"] == "Ghost finding"] == [
@@ -479,15 +446,6 @@ def test_every_reviewer_failing_exits_3(
     planted: Path, env: dict[str, str], model: ScriptedModelServer
 ) -> None:
     model.reset([Rule("# Code review:", Reply.error(401))])
-    result = review(
-        planted,
-        env,
-        "--runtime",
-        "openai",
-        "--model",
-        "openai/m",
-        "--agents",
-        "security,correctness",
-    )
+    result = review(planted, env, *ON_OPENAI)
     assert result.code == 3, result.stderr
     assert {r["status"] for r in result.json()["reviewers"]} == {"failed"}
