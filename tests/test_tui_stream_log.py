@@ -42,17 +42,43 @@ def rows_text(log: StreamLog) -> list[str]:
 def test_wrap_breaks_after_spaces_and_cuts_long_words() -> None:
     assert wrap("", 10) == [(0, 0)]
     assert wrap("short", 10) == [(0, 5)]
-    assert wrap("one two three", 8) == [(0, 8), (8, 13)]  # "one two " | "three"
+    assert wrap("one two three", 9) == [(0, 8), (8, 13)]  # "one two " | "three"
+    assert wrap("one two three", 7) == [(0, 7), (8, 13)]  # the space at the break is not shown
+    assert wrap("abcd efgh", 4) == [(0, 4), (5, 9)]
+    assert wrap("abcd ", 4) == [(0, 4)]  # no empty row for the space
     assert wrap("abcdefghij", 4) == [(0, 4), (4, 8), (8, 10)]
+    assert wrap("one two three", 7, start=4) == [(4, 8), (8, 13)]  # from a row's start
     assert wrap("anything", 0) == [(0, 8)]  # not laid out yet: one row
 
 
-@pytest.mark.parametrize("line", ["数据库查询 用户 名称", "ab 数据 cd 🙂 ef gh", "e\u0301" * 12])
+def covers(line: str, rows: list[tuple[int, int]]) -> bool:
+    """The rows take the whole line, in order, less single spaces at their breaks."""
+    at = 0
+    for start, end in rows:
+        if start == at + 1 and line[at] == " ":
+            at += 1
+        if start != at or end < start:
+            return False
+        at = end
+    return at == len(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "数据库查询 用户 名称",
+        "ab 数据 cd 🙂 ef gh",
+        "e\u0301" * 12,
+        "ok " + "✔️" * 10 + " end",  # an emoji with its variation selector: two cells
+        "family 👨\u200d👩\u200d👧 flags 🇫🇷🇩🇪 done",  # joined emoji and flags stay whole
+    ],
+)
 def test_wide_and_combining_characters_fit_their_rows(line: str) -> None:
     rows = wrap(line, 5)
-    assert "".join(line[start:end] for start, end in rows) == line
+    assert covers(line, rows)
     assert all(cell_len(line[start:end]) <= 5 for start, end in rows)
-    assert all(end > start for start, end in rows)
+    cut_inside = {"\ufe0f", "\u200d", "\u0301", "🇩"}  # what must not start a row
+    assert not any(line[start] in cut_inside for start, end in rows if start < end)
 
 
 async def test_pieces_wrap_as_the_whole_text_would() -> None:
@@ -149,3 +175,60 @@ async def test_a_selection_across_rows_is_the_text_of_its_lines() -> None:
         assert second_row[0].text.startswith("f-string")
         assert second_row[0].style is not None
         assert second_row[0].style.bgcolor != first_row[0].style.bgcolor
+
+
+async def test_carriage_returns_end_lines_and_tabs_keep_their_stops() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)):
+        log = app.query_one(StreamLog)
+        log.write("A\r\nB\rC")
+        assert log.lines == ["A", "B", "C"]
+        log.write("\tx")  # a tab in a later piece stops where it would in the whole line
+        assert log.lines[-1] == "C       x"
+
+
+async def test_it_keeps_following_when_the_view_gets_shorter() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        log = app.query_one(StreamLog)
+        log.write("".join(f"line {i}\n" for i in range(50)))
+        await pilot.pause()
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        log.write("line 50\n")
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        assert rows_text(log)[-2] == "line 50"
+
+
+async def test_dropping_old_lines_keeps_the_readers_rows_and_selection() -> None:
+    app = LogApp(max_lines=20)
+    async with app.run_test(size=(40, 8)) as pilot:
+        log = app.query_one(StreamLog)
+        log.write("".join(f"line {i}\n" for i in range(30)))
+        await pilot.pause()
+        log.scroll_to(y=8, animate=False, immediate=True)  # lines 11-30 kept
+        await pilot.pause()
+        top = rows_text(log)[0]
+        assert top == "line 19"
+        picked = Selection(Offset(0, 19), Offset(6, 20))
+        assert log.get_selection(picked) == ("line 19\nline 2", "\n")
+        log.write("".join(f"line {i}\n" for i in range(30, 35)))  # five lines dropped
+        await pilot.pause()
+        assert log.lines[0] == "line 16"
+        assert rows_text(log)[0] == top
+        assert log.get_selection(picked) == ("line 19\nline 2", "\n")
+
+
+async def test_the_space_after_a_row_selects_nothing_of_the_next() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        log = app.query_one(StreamLog)
+        log.write(PROSE)
+        await pilot.pause()
+        strips = log.render_lines(Region(0, 0, log.size.width, log.size.height))
+        for strip, (number, start, end) in zip(strips, log._rows, strict=False):
+            offsets = [s.style.meta.get("offset") for s in strip if s.style is not None]
+            assert offsets[0] == (start, number)
+            assert all(at is None or at[0] < end for at in offsets)  # padding points nowhere
