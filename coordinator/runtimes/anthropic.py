@@ -10,7 +10,8 @@ holds (the diff chunk and guidelines). The conversation lives in the session
 object, so the repair turn continues it; the API needs every ``tool_use`` to
 be answered by a ``tool_result`` at the start of the next user turn.
 
-The HTTP error helpers at the bottom are shared with the OpenAI runtime.
+The client's lifecycle, the key check and the model's name come from
+``http_api.HttpApiRuntime``, shared with the OpenAI runtime.
 """
 
 from __future__ import annotations
