@@ -162,11 +162,13 @@ _COLUMN_KEYS = tuple(key for key, _label, _width in COLUMNS)
 
 
 def _detail(state: RowState, last_tool: str, note: str) -> Text:
+    """The latest tool or note; "…" says where the column cut it (the log has it all)."""
     if state in (RowState.FAILED, RowState.RETRYING, RowState.CANCELLED) and note:
-        return Text(note, style="#ff8787" if state is RowState.FAILED else "#d7af5f")
+        color = "#ff8787" if state is RowState.FAILED else "#d7af5f"
+        return Text(note, style=color, overflow="ellipsis")
     if note and state is RowState.RUNNING:
-        return Text(note, style="italic #ffaf00")
-    return Text(last_tool, style="#bcbcbc")
+        return Text(note, style="italic #ffaf00", overflow="ellipsis")
+    return Text(last_tool, style="#bcbcbc", overflow="ellipsis")
 
 
 def _numbers(tin: int, tout: int, usd: float, found: int) -> list[Text | str]:
