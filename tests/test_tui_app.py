@@ -41,6 +41,7 @@ from coordinator.tui.screens import ConfirmScreen, ExportScreen, HelpScreen
 from coordinator.tui.scripted import Finish, ScriptedReviewRun, Tick
 from coordinator.tui.widgets.live import ReviewerTable
 from coordinator.tui.widgets.review import FindingsTable
+from coordinator.tui.widgets.stream_log import StreamLog
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 36)
@@ -99,6 +100,10 @@ def pick(app: CouncilApp, row_key: str) -> ReviewerTable:
     table = app.query_one(ReviewerTable)
     table.move_cursor(row=table.get_row_index(row_key))
     return table
+
+
+def session_log(app: CouncilApp) -> StreamLog:
+    return app.query_one("#log-text", StreamLog)
 
 
 def finding_titles(app: CouncilApp) -> list[str]:
@@ -190,7 +195,7 @@ async def test_selecting_a_reviewer_shows_its_streamed_text_and_tool_calls(
         await settle(pilot, run)
         pick(app, "agent:correctness")
         await pilot.pause()
-        text = "\n".join(app.query_one("#log-text").lines)  # type: ignore[attr-defined]
+        text = "\n".join(session_log(app).lines)
         assert "▸ read app/api.py" in text
         assert "int(None) raises TypeError" in text
 
@@ -315,7 +320,7 @@ async def test_rerun_a_failed_reviewer(tmp_path: Path) -> None:
         )
         await settle(pilot, run)
         assert cell(app, "agent:tests", "state") == "✓ done"
-        log = "\n".join(app.query_one("#log-text").lines)  # type: ignore[attr-defined]
+        log = "\n".join(session_log(app).lines)
         assert "── re-run ──" in log
 
 
@@ -511,8 +516,8 @@ async def test_streaming_into_the_log_repaints_without_re_laying_out_the_screen(
             run.feed(TextDelta(key, "correctness", f"line {i} of the stream\n"))
             run.feed(UsageUpdated(key, "correctness", Usage(100 + i, 10, 0.01)))
             await settle(pilot, run)
-        log = app.query_one("#log-text")
-        assert "line 39 of the stream" in "\n".join(log.lines)  # type: ignore[attr-defined]
+        log = session_log(app)
+        assert "line 39 of the stream" in "\n".join(log.lines)
         assert log.scroll_y == log.max_scroll_y > 0  # followed to the end, scrollbar and all
         # Text, counters and the summary line changed; the screen's layout did not.
         assert layouts == []
