@@ -200,6 +200,31 @@ async def test_selecting_a_reviewer_shows_its_streamed_text_and_tool_calls(
         assert "int(None) raises TypeError" in text
 
 
+async def test_a_reviewers_chunks_stream_into_the_log_a_marked_line_at_a_time(
+    tmp_path: Path,
+) -> None:
+    run = scripted(tmp_path, script=True)
+    app = make_app(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, run)
+        pick(app, "agent:security")  # two chunks: security#1 done, security#2 running
+        await pilot.pause()
+        assert "1/2 │ ▸ read app/db.py" in session_log(app).lines
+        run.feed(TextDelta("security#2", "security", "The handler trusts "))
+        await settle(pilot, run)
+        assert not any("trusts" in line for line in session_log(app).lines)  # not a line yet
+        run.feed(TextDelta("security#1", "security", "A late note.\n"))
+        run.feed(TextDelta("security#2", "security", "its input.\nNext"))
+        await settle(pilot, run)
+        lines = session_log(app).lines
+        assert "1/2 │ A late note." in lines
+        assert "2/2 │ The handler trusts its input." in lines
+        assert not any("Next" in line for line in lines)
+        run.feed(TextDelta("security#2", "security", "x" * 300))  # a long line goes out
+        await settle(pilot, run)
+        assert "2/2 │ Next" + "x" * 300 in session_log(app).lines
+
+
 async def test_findings_are_browsable_before_the_run_ends(tmp_path: Path) -> None:
     run = scripted(tmp_path, script=True)
     app = make_app(run)

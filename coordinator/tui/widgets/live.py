@@ -158,6 +158,7 @@ class ReviewerTable(RowCachedTable[Text | str]):
 
 
 _LIVE = (RowState.RUNNING, RowState.RETRYING)
+PENDING_LINE = 240  # characters of an unfinished line held back while chunks interleave
 _COLUMN_KEYS = tuple(key for key, _label, _width in COLUMNS)
 
 
@@ -254,7 +255,7 @@ class SessionLog(Vertical):
         super().__init__(id=id)
         self._keys: tuple[str, ...] = ()
         self._written: dict[str, int] = {}
-        self._last_key: str | None = None
+        self._pending: dict[str, str] = {}  # by session: its line still being written
         self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
@@ -265,7 +266,7 @@ class SessionLog(Vertical):
         """Show these sessions from the start of what is kept."""
         self._keys = tuple(s.key for s in sessions)
         self._written = {}
-        self._last_key = None
+        self._pending = {}
         self.query_one("#log-text", StreamLog).clear()
         self.retitle(title)
         self.append_new(sessions)
@@ -280,23 +281,38 @@ class SessionLog(Vertical):
         return self._keys
 
     def append_new(self, sessions: list[SessionRow]) -> None:
+        """Write what the sessions added since last time.
+
+        One session streams as it comes. Several (a reviewer's chunks) are shown a
+        whole line at a time, each line marked with its chunk ("2/5 │"), so pieces
+        of text arriving from all of them at once do not cut into each other's
+        sentences; a line still being written waits for its end, for
+        ``PENDING_LINE`` characters, or for its session to finish.
+        """
         new: list[str] = []  # written at once: each write re-wraps a line and scrolls
         several = len(self._keys) > 1
         for session in sessions:
             transcript = session.transcript
             seen = self._written.get(session.key, transcript.first)
+            text = ""
             if seen < transcript.first:
                 # Older text was dropped from memory: say so instead of pretending.
-                new.append(f"\n[… {transcript.first - seen} earlier pieces dropped …]\n")
-            pieces = transcript.since(seen)
-            if not pieces:
-                continue
-            if several and self._last_key != session.key:
-                new.append(f"\n── {session.key} ──\n")
-            new.extend(pieces)
+                text = f"[… {transcript.first - seen} earlier pieces dropped …]\n"
+                text = text if several else "\n" + text
+            text += "".join(transcript.since(seen))
             self._written[session.key] = transcript.end
-            self._last_key = session.key
-        if new:
+            if not several:
+                new.append(text)
+                continue
+            text = self._pending.pop(session.key, "") + text
+            if not session.state.finished:
+                cut = text.rfind("\n") + 1
+                if len(text) - cut < PENDING_LINE:
+                    text, self._pending[session.key] = text[:cut], text[cut:]
+            if text:
+                mark = f"{session.plan.chunk_index + 1}/{session.plan.chunk_count} │ "
+                new.extend(f"{mark}{line}\n" for line in text.removesuffix("\n").split("\n"))
+        if any(new):
             self.query_one("#log-text", StreamLog).write("".join(new))
 
 
