@@ -3,7 +3,8 @@
 The real ``CouncilApp``, as shipped (its default gap between repaints), runs on a
 200x60 screen driven by a ``ReviewRun`` whose 50 sessions emit events on a fixed
 timetable from the app's own event loop: mostly streamed text, every 10th a tool
-call, every 25th a usage update; each ends with its result. The driver is
+call, every 25th a usage update; each ends with its result. The log pane follows
+one session, so every piece of its text is drawn as it arrives. The driver is
 Textual's headless one except that it says it is not headless, so each frame is
 also encoded for the terminal, as in a real one; the bytes are thrown away.
 
@@ -43,8 +44,10 @@ from coordinator.tui import app as tui_app
 from coordinator.tui.app import CouncilApp
 from coordinator.tui.demo import demo_diff, demo_findings, demo_review
 from coordinator.tui.run import PlannedSession, RunOverview, UpdateSink
+from coordinator.tui.widgets.live import AGENT_ROW, SESSION_ROW, ReviewerTable
 
 REFRESH_S = tui_app.REPAINT_GAP_S  # the app's default
+FOLLOWED = SESSION_ROW + "correctness#1"  # the session whose log is on screen
 AGENTS = ("correctness", "security", "performance", "tests", "maintainability", "guidelines")
 
 
@@ -197,6 +200,14 @@ def measure(sessions: int, rate: float, seconds: float, refresh_s: float = REFRE
     async def main() -> None:
         # Not headless: Textual then runs the app's driver_class, our TerminalDriver.
         async with app.run_test(headless=False, size=(200, 60)) as pilot:
+            # The log follows one session, which it shows piece by piece as it streams
+            # (a reviewer's several chunks it would show a whole line at a time).
+            table = app.query_one(ReviewerTable)
+            while not table.row_count:  # the first repaint builds the rows
+                await pilot.pause(0.01)
+            # A reviewer of one session has no chunk rows: its own row is that session.
+            followed = FOLLOWED if FOLLOWED in table.rows else AGENT_ROW + "correctness"
+            table.move_cursor(row=table.get_row_index(followed), animate=False)
             # Not pilot.pause() in a loop: it would force a screen update and post a
             # message to every widget each time, load a real terminal never adds.
             await run.done.wait()
