@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,27 @@ class CouncilResult:
 
 def council_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "coordinator", *args]
+
+
+@contextmanager
+def council_in_background(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[str]]:
+    """``council ARGS``, running; killed if the test leaves it so."""
+    proc = subprocess.Popen(
+        council_argv(*args),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def run_council(

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.council_run import council_argv, council_env, processes_in, run_council, wait_gone
+from tests.council_run import (
+    council_argv,
+    council_env,
+    council_in_background,
+    processes_in,
+    run_council,
+    wait_gone,
+)
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer, ToolCall
 from tests.fakes.opencode_env import find_binary, run_opencode_server
 from tests.gitrepo import make_repo
@@ -280,17 +287,8 @@ def test_sigint_aborts_sessions_prints_partial_review_and_leaves_nothing(
             ),
         ]
     )
-    proc = subprocess.Popen(
-        council_argv(
-            "review", "--format", "json", "--model", "fake/m", "--agents", "security,correctness"
-        ),
-        cwd=planted,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = ["review", "--format", "json", "--model", "fake/m", "--agents", "security,correctness"]
+    with council_in_background(args, cwd=planted, env=env) as proc:
         deadline = time.monotonic() + 60
         while not model.requests_matching("# Code review: security"):
             assert proc.poll() is None, proc.communicate()
@@ -302,10 +300,6 @@ def test_sigint_aborts_sessions_prints_partial_review_and_leaves_nothing(
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, stderr
     assert time.monotonic() - started < 20
     doc = json.loads(stdout)

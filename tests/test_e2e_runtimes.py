@@ -13,12 +13,18 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.council_run import CouncilResult, council_env, processes_in, run_council, wait_gone
+from tests.council_run import (
+    CouncilResult,
+    council_env,
+    council_in_background,
+    processes_in,
+    run_council,
+    wait_gone,
+)
 from tests.fakes.model_server import Reply, Rule, ScriptedModelServer
 from tests.fakes.opencode_env import claude_env, find_binary
 from tests.gitrepo import make_repo
@@ -282,27 +288,6 @@ def test_500_on_every_call_fails_that_reviewer_only(
     assert OFF_BY_ONE["title"] in titles(result)
 
 
-@contextmanager
-def review_in_background(
-    planted: Path, env: dict[str, str], *args: str
-) -> Iterator[subprocess.Popen[str]]:
-    """``council review --format json ARGS``, running; killed if the test leaves it so."""
-    proc = subprocess.Popen(
-        ["python", "-m", "coordinator", "review", "--format", "json", *args],
-        cwd=planted,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def wait_for_model(model: ScriptedModelServer, proc: subprocess.Popen[str], *needles: str) -> None:
     """Block until each needle's session has reached the model, failing if council exits first."""
     deadline = time.monotonic() + 60
@@ -377,7 +362,8 @@ def test_opencode_server_killed_mid_review(
 ) -> None:
     _project_agent(planted, "correctness", "openai", MODELS["openai"])
     model.reset([Rule("# Code review: security", Reply.stall(60)), *rules()[1:]])
-    with review_in_background(planted, env, "--agents", "security,correctness") as proc:
+    args = ["review", "--format", "json", "--agents", "security,correctness"]
+    with council_in_background(args, cwd=planted, env=env) as proc:
         wait_for_model(model, proc, "# Code review: security")
         servers = [p for p in processes_in(planted) if "serve" in p and "opencode" in p]
         assert servers, processes_in(planted)
@@ -428,7 +414,8 @@ def test_sigint_mid_review_with_claude_code(
     _project_agent(planted, "security", "claude-code", MODELS["claude-code"])
     _project_agent(planted, "correctness", "openai", MODELS["openai"])
     model.reset([Rule("# Code review: security", Reply.stall(60)), *rules()[1:]])
-    with review_in_background(planted, env, "--agents", "security,correctness") as proc:
+    args = ["review", "--format", "json", "--agents", "security,correctness"]
+    with council_in_background(args, cwd=planted, env=env) as proc:
         wait_for_model(model, proc, "# Code review: security", "# Code review: correctness")
         time.sleep(1)
         assert any("claude" in p for p in processes_in(planted))
