@@ -8,6 +8,7 @@ from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.geometry import Offset, Region
 from textual.selection import Selection
+from textual.strip import Strip
 
 from coordinator.tui.widgets.stream_log import StreamLog, wrap
 
@@ -33,10 +34,13 @@ class LogApp(App[None]):
         yield StreamLog(max_lines=self.max_lines)
 
 
+def drawn(log: StreamLog) -> list[Strip]:
+    return log.render_lines(Region(0, 0, log.size.width, log.size.height))
+
+
 def rows_text(log: StreamLog) -> list[str]:
     """What each row shows, trailing padding removed."""
-    strips = log.render_lines(Region(0, 0, log.size.width, log.size.height))
-    return [strip.text.rstrip() for strip in strips]
+    return [strip.text.rstrip() for strip in drawn(log)]
 
 
 def test_wrap_breaks_after_spaces_and_cuts_long_words() -> None:
@@ -156,7 +160,7 @@ async def test_a_selection_across_rows_is_the_text_of_its_lines() -> None:
         log = app.query_one(StreamLog)
         log.write(PROSE)
         await pilot.pause()
-        strips = log.render_lines(Region(0, 0, log.size.width, log.size.height))
+        strips = drawn(log)
         # The second row starts at its offset in the first line, not at 0.
         first_cell = next(iter(strips[1]))
         start = PROSE.index("f-string")
@@ -168,7 +172,7 @@ async def test_a_selection_across_rows_is_the_text_of_its_lines() -> None:
         log.screen.selections = {log: picked}
         await pilot.press("ctrl+c")  # copies, as Textual's screens do
         assert app.clipboard == PROSE[start : PROSE.index("\n") + 7]
-        strips = log.render_lines(Region(0, 0, log.size.width, log.size.height))
+        strips = drawn(log)
         first_row, second_row = list(strips[0]), list(strips[1])
         assert first_row[0].text.startswith("The new")
         assert first_row[0].style is not None
@@ -227,7 +231,7 @@ async def test_the_space_after_a_row_selects_nothing_of_the_next() -> None:
         log = app.query_one(StreamLog)
         log.write(PROSE)
         await pilot.pause()
-        strips = log.render_lines(Region(0, 0, log.size.width, log.size.height))
+        strips = drawn(log)
         for strip, (number, start, end) in zip(strips, log._rows, strict=False):
             offsets = [s.style.meta.get("offset") for s in strip if s.style is not None]
             assert offsets[0] == (start, number)
