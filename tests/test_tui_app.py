@@ -560,7 +560,8 @@ async def test_full_collections_run_after_a_repaint_and_the_freeze_is_thawed(
         collected: list[tuple[int, int]] = []  # (generation, styles cached then)
 
         def collect(generation: int = 2) -> None:
-            collected.append((generation, Strip.render_ansi.cache_info().currsize))
+            info = getattr(Strip.render_ansi, "cache_info", None)
+            collected.append((generation, info().currsize if info else -1))
 
         monkeypatch.setattr(gc, "collect", collect)
         monkeypatch.setattr(gc, "get_count", lambda: (0, 0, tui_app.FULL_GC_EVERY))
@@ -570,4 +571,8 @@ async def test_full_collections_run_after_a_repaint_and_the_freeze_is_thawed(
         # Full collections, each just after Textual's cache of styles was emptied.
         assert collected
         assert set(collected) == {(2, 0)}
+        # A Textual without that cache: nothing to empty, and the collection still runs.
+        monkeypatch.setattr(Strip, "render_ansi", classmethod(Strip.render_ansi.__wrapped__))
+        app._collect()
+        assert collected[-1] == (2, -1)
     assert gc.get_freeze_count() == frozen_before == 0

@@ -206,8 +206,11 @@ class CouncilApp(App[int]):
         # Textual keeps the escape codes of the last 16,384 styles it drew. Each log
         # line's style is unique (its text-selection offset), so that cache holds few
         # hits and ~25,000 objects, which every full collection walked: two thirds
-        # of what it walked. A style keeps its own codes anyway (Style._ansi).
-        Strip.render_ansi.cache_clear()
+        # of what it walked. A style keeps its own codes anyway (Style._ansi). A
+        # later Textual 8 without that cache has nothing to empty.
+        empty_style_cache = getattr(Strip.render_ansi, "cache_clear", None)
+        if empty_style_cache is not None:
+            empty_style_cache()
         gc.collect(2)
 
     def _paint(self) -> None:
