@@ -566,7 +566,7 @@ def _log_title(sessions: list[SessionRow]) -> Text:
     first = sessions[0]
     title = Text(f" {first.plan.agent}", style="bold")
     if len(sessions) == 1 and first.plan.chunk_count > 1:
-        title.append(f" {first.plan.chunk_index + 1}/{first.plan.chunk_count}")
+        title.append(f" {first.plan.chunk_label}")
     states = sorted({s.state.value for s in sessions})
     title.append(f" · {', '.join(states)}", style="#8a8a8a")
     paths = sorted({p for s in sessions for p in s.plan.paths})

@@ -31,6 +31,11 @@ class PlannedSession:
     chunk_count: int
     paths: tuple[str, ...]
 
+    @property
+    def chunk_label(self) -> str:
+        """Which chunk of the reviewer's share this is: "2/5"."""
+        return f"{self.chunk_index + 1}/{self.chunk_count}"
+
 
 @dataclass(frozen=True)
 class RunOverview:

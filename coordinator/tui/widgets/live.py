@@ -215,7 +215,7 @@ def _reviewer_facts(reviewer: ReviewerRow, now: float) -> _RowFacts:
 def _session_facts(session: SessionRow, now: float) -> _RowFacts:
     plan = session.plan
     return _RowFacts(
-        f"{plan.chunk_index + 1}/{plan.chunk_count} ",
+        f"{plan.chunk_label} ",
         ", ".join(plan.paths),
         True,
         session.state,
@@ -310,7 +310,7 @@ class SessionLog(Vertical):
                 if len(text) - cut < PENDING_LINE:
                     text, self._pending[session.key] = text[:cut], text[cut:]
             if text:
-                mark = f"{session.plan.chunk_index + 1}/{session.plan.chunk_count} │ "
+                mark = f"{session.plan.chunk_label} │ "
                 new.extend(f"{mark}{line}\n" for line in text.removesuffix("\n").split("\n"))
         if any(new):
             self.query_one("#log-text", StreamLog).write("".join(new))
