@@ -3,8 +3,9 @@
 Each turn runs ``claude -p --output-format stream-json --verbose`` in its own
 process group with cwd = the reviewed repository, the agent prompt and the
 review instructions as ``--system-prompt`` (~12 KB, plus a file list capped at
-16 KB: far below Linux's 128 KiB limit on one argument) and the prompt text on stdin (no length limit). The repair turn
-resumes the same conversation with ``--resume <session_id>``.
+16 KB: far below Linux's 128 KiB limit on one argument) and the prompt text on
+stdin (no length limit). The repair turn resumes the same conversation with
+``--resume <session_id>``.
 Model credentials and endpoints (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``,
 ...) are whatever the environment gives the CLI; council passes it through.
 

@@ -7,6 +7,7 @@ import email.utils
 import json
 import logging
 import os
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -76,7 +77,7 @@ def status_error(api: str, response: httpx.Response, message: str) -> SessionErr
     return SessionError(text)
 
 
-class HttpApiRuntime:
+class HttpApiRuntime(ABC):
     """One HTTP client for a run, and the model each session asks for.
 
     A subclass names its API (``name``, also the model prefix it strips), the
@@ -104,8 +105,9 @@ class HttpApiRuntime:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
+    @abstractmethod
     def _headers(self, api_key: str | None) -> dict[str, str]:
-        raise NotImplementedError
+        """How this API is sent the key (and any header it always wants)."""
 
     async def __aenter__(self) -> Self:
         if self._api_key is None and self._base_url == self.DEFAULT_BASE_URL:
