@@ -308,8 +308,7 @@ class RowCachedTable(DataTable[CellType], Generic[CellType]):
             self.cursor_coordinate,
             self.hover_coordinate,
             self.cursor_type,
-            self.show_cursor,
-            self._show_hover_cursor,
+            frame.cursor if frame else self._cursor_facts(),
             self._pseudo_class_state,
         )
         drawn = self._lines_drawn.setdefault(row_key, {})
